@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kdispose: the .NET dispose pattern for kernel resources.
+ *
+ * Each open file of /dev/kdispose owns a table of objects named by handles.
+ * An object is released exactly once: by an explicit dispose (ioctl, batch
+ * ioctl or io_uring command; "disposing" is true) or, for every object still
+ * in the table, when the last reference to the file goes away (the finalizer
+ * path; "disposing" is false).
+ *
+ * Errors, common to every command (the ioctl returns -1 and sets errno; the
+ * io_uring command completes with the negative value):
+ *
+ * ENOTTY       unknown ioctl command.
+ * EINVAL       a flag bit, reserved field or padding is not zero, an unknown
+ *              object type, or an argument out of range.
+ * E2BIG        the caller's struct is larger than the kernel's and the extra
+ *              bytes are not zero.
+ * EFAULT       a user pointer (the ioctl argument, a buffer or an array) is
+ *              not readable or writable.
+ * ENOENT       the handle was never issued by this file (handles of another
+ *              file mean nothing here).
+ * EIDRM        the handle was issued by this file but its object has been
+ *              disposed or finalized (.NET's ObjectDisposedException).
+ *              Dispose itself never fails with EIDRM: it returns 0.
+ *              A forged handle that looks like one of an older object in
+ *              the same table slot may also get EIDRM rather than ENOENT.
+ * EOPNOTSUPP   KDISPOSE_IOC_OP names an operation that the object's type
+ *              does not have; an unknown io_uring command.
+ * EMFILE       the file already holds max_objects live objects (module
+ *              parameter).
+ * EDQUOT       the memory buffers of the file would exceed max_bytes (module
+ *              parameter).
+ * ENOSPC       the file has issued its last handle: handles are never
+ *              reused, so the file can create no more objects.
+ * EMLINK       the parent is KDISPOSE_MAX_DEPTH deep already, or has
+ *              KDISPOSE_MAX_CHILDREN children.
+ * ELOOP        a pinned file would pin a /dev/kdispose file.
+ * ENOMEM       out of memory (or over the memory cgroup limit).
+ */
+#ifndef _UAPI_LINUX_KDISPOSE_H
+#define _UAPI_LINUX_KDISPOSE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* Returned by KDISPOSE_IOC_VERSION. */
+#define KDISPOSE_ABI_VERSION	1
+
+/* Length of an object's label, including the terminating NUL. */
+#define KDISPOSE_LABEL_LEN	16
+
+/* Longest chain of ancestors an object may have. */
+#define KDISPOSE_MAX_DEPTH	32
+
+/* Most direct children one object may have. */
+#define KDISPOSE_MAX_CHILDREN	65536
+
+/* Most handles one KDISPOSE_IOC_DISPOSE_BATCH call takes. */
+#define KDISPOSE_BATCH_MAX	1024
+
+/**
+ * enum kdispose_type - the kinds of object a table holds
+ * @KDISPOSE_TYPE_TOKEN: a 64-bit user value and nothing else.
+ *	Create: @args[0] is the value. Ops: KDISPOSE_OP_TOKEN_*.
+ * @KDISPOSE_TYPE_MEMORY: a zeroed memory buffer, charged to the file's
+ *	max_bytes quota and to the memory cgroup. Create: @args[0] is the size
+ *	in bytes (1 .. max_bytes). Ops: KDISPOSE_OP_MEM_*. It can be mapped with
+ *	mmap(MAP_SHARED) of the device fd at the offset that
+ *	KDISPOSE_IOC_QUERY returns in @info[1]; the pages live until the object
+ *	is disposed and the last mapping is gone.
+ * @KDISPOSE_TYPE_EVENT: a wait handle. Create: @args[0] holds
+ *	KDISPOSE_EVENT_* flags. Ops: KDISPOSE_OP_EVENT_*. Disposing it wakes
+ *	every waiter with EIDRM.
+ * @KDISPOSE_TYPE_FILE: a pinned reference to a struct file. Create:
+ *	@args[0] is an fd of the caller (EBADF if it is not open). Ops:
+ *	KDISPOSE_OP_FILE_*.
+ * @KDISPOSE_TYPE_GROUP: a container: holds children and nothing else.
+ */
+enum kdispose_type {
+	KDISPOSE_TYPE_TOKEN = 1,
+	KDISPOSE_TYPE_MEMORY = 2,
+	KDISPOSE_TYPE_EVENT = 3,
+	KDISPOSE_TYPE_FILE = 4,
+	KDISPOSE_TYPE_GROUP = 5,
+};
+
+/* KDISPOSE_TYPE_EVENT creation flags (struct kdispose_create @args[0]). */
+#define KDISPOSE_EVENT_SIGNALED		(1ULL << 0) /* start signaled */
+#define KDISPOSE_EVENT_AUTO_RESET	(1ULL << 1) /* a wait consumes the signal */
+
+/**
+ * struct kdispose_create - argument of KDISPOSE_IOC_CREATE
+ * @type: in, one of enum kdispose_type.
+ * @flags: in, must be 0.
+ * @parent: in, handle of a live object of the same file that will own the
+ *	new one (disposing the parent disposes it first), or 0.
+ * @handle: out, the new object's handle: never 0, larger than every handle
+ *	the file issued before, never reused for the life of the file.
+ * @args: in, per type (see enum kdispose_type); unused words must be 0.
+ * @label: in, a NUL-padded name for diagnostics (fdinfo, leak reports).
+ *
+ * The object is published only after @handle has been written to user
+ * space: if that write fails the object is destroyed and the call fails
+ * with EFAULT, so no object exists that the caller never learned about.
+ *
+ * Return: 0.
+ */
+struct kdispose_create {
+	__u32 type;
+	__u32 flags;
+	__u64 parent;
+	__u64 handle;
+	__u64 args[2];
+	char label[KDISPOSE_LABEL_LEN];
+};
+
+/**
+ * struct kdispose_dispose - argument of KDISPOSE_IOC_DISPOSE, and the
+ * payload of the KDISPOSE_URING_CMD_DISPOSE io_uring command
+ * @handle: in, the object to dispose.
+ * @flags: in, must be 0.
+ * @pad: must be 0.
+ *
+ * Disposes the object and, first, its descendants (depth-first), each with
+ * disposing = true. The handle stops working at once; the resource itself is
+ * released when the last user of the object (an ioctl in progress in another
+ * thread, a memory mapping) lets go of it.
+ *
+ * Return: 1 when this call disposed the object, 0 when it was disposed
+ * already (the call then does nothing), ENOENT when the handle was never
+ * issued.
+ */
+struct kdispose_dispose {
+	__u64 handle;
+	__u32 flags;
+	__u32 pad;
+};
+
+/**
+ * struct kdispose_dispose_batch - argument of KDISPOSE_IOC_DISPOSE_BATCH
+ * @handles: in, user pointer to @count __u64 handles.
+ * @results: in, user pointer to @count __s32, each set to what
+ *	KDISPOSE_IOC_DISPOSE would have returned for that handle (1, 0 or a
+ *	negative errno). A duplicate handle gets 1 once and 0 after.
+ * @count: in, 0 .. KDISPOSE_BATCH_MAX.
+ * @flags: in, must be 0.
+ * @ndisposed: out, how many handles this call disposed (results equal to 1).
+ * @pad: must be 0.
+ *
+ * One failing handle does not stop the others. If @handles or @results is
+ * not accessible the call fails with EFAULT; the handles of the chunks
+ * processed before stay disposed (dispose is idempotent: a retry reports 0
+ * for them).
+ *
+ * Return: 0.
+ */
+struct kdispose_dispose_batch {
+	__u64 handles;
+	__u64 results;
+	__u32 count;
+	__u32 flags;
+	__u32 ndisposed;
+	__u32 pad;
+};
+
+/* Bits of struct kdispose_query @state. */
+#define KDISPOSE_STATE_SIGNALED	(1U << 0) /* an event that is signaled */
+#define KDISPOSE_STATE_MAPPED	(1U << 1) /* a memory buffer with a mapping */
+
+/**
+ * struct kdispose_query - argument of KDISPOSE_IOC_QUERY
+ * @handle: in, a live object.
+ * @flags: in, must be 0.
+ * @type: out, enum kdispose_type.
+ * @state: out, KDISPOSE_STATE_* bits.
+ * @refcount: out, references held at the time of the call: 1 for the
+ *	table, 1 for this call, plus one per other user.
+ * @parent: out, the parent's handle, or 0.
+ * @nchildren: out, number of live direct children.
+ * @depth: out, number of ancestors.
+ * @info: out, per type. TOKEN: [0] value. MEMORY: [0] size in bytes,
+ *	[1] mmap offset. EVENT: [0] creation flags. FILE: [0] the file's
+ *	f_flags. GROUP: nothing.
+ * @label: out, the label given at creation.
+ *
+ * Return: 0.
+ */
+struct kdispose_query {
+	__u64 handle;
+	__u32 flags;
+	__u32 type;
+	__u32 state;
+	__u32 refcount;
+	__u64 parent;
+	__u32 nchildren;
+	__u32 depth;
+	__u64 info[2];
+	char label[KDISPOSE_LABEL_LEN];
+};
+
+/*
+ * Type-specific operations for KDISPOSE_IOC_OP. The high byte of an
+ * operation is the type it belongs to.
+ *
+ * KDISPOSE_OP_TOKEN_GET: args[0] out, the value.
+ * KDISPOSE_OP_TOKEN_SET: args[0] in, the new value.
+ * KDISPOSE_OP_MEM_READ:  copy args[1] bytes at offset args[0] of the buffer
+ *	to the user pointer args[2]. EINVAL if the range does not fit.
+ * KDISPOSE_OP_MEM_WRITE: copy args[1] bytes from the user pointer args[2] to
+ *	offset args[0] of the buffer. EINVAL if the range does not fit.
+ * KDISPOSE_OP_EVENT_SIGNAL: set the event; wakes its waiters.
+ * KDISPOSE_OP_EVENT_RESET: clear the event.
+ * KDISPOSE_OP_EVENT_WAIT: wait until the event is signaled, at most args[0]
+ *	nanoseconds (~0 waits forever). Returns 0 when signaled, ETIMEDOUT,
+ *	EINTR on a signal, EIDRM when the event is disposed while waiting.
+ * KDISPOSE_OP_FILE_INSTALL: install a new fd for the pinned file in the
+ *	caller's table and return it (the ioctl's return value); args[0] holds
+ *	KDISPOSE_FILE_* flags. The fd is O_CLOEXEC unless
+ *	KDISPOSE_FILE_NO_CLOEXEC is given.
+ */
+#define KDISPOSE_OP_TOKEN_GET		0x0101
+#define KDISPOSE_OP_TOKEN_SET		0x0102
+#define KDISPOSE_OP_MEM_READ		0x0201
+#define KDISPOSE_OP_MEM_WRITE		0x0202
+#define KDISPOSE_OP_EVENT_SIGNAL	0x0301
+#define KDISPOSE_OP_EVENT_RESET		0x0302
+#define KDISPOSE_OP_EVENT_WAIT		0x0303
+#define KDISPOSE_OP_FILE_INSTALL	0x0401
+
+#define KDISPOSE_FILE_NO_CLOEXEC	(1ULL << 0)
+
+/**
+ * struct kdispose_op - argument of KDISPOSE_IOC_OP
+ * @handle: in, a live object.
+ * @op: in, a KDISPOSE_OP_* of the object's type (EOPNOTSUPP otherwise).
+ * @flags: in, must be 0.
+ * @args: in/out, per operation (see KDISPOSE_OP_*); unused words must be 0.
+ *
+ * The object is referenced for the whole call: disposing it from another
+ * thread meanwhile removes the handle at once, but the resource is released
+ * only when this call returns.
+ *
+ * Return: 0, or a value defined by the operation.
+ */
+struct kdispose_op {
+	__u64 handle;
+	__u32 op;
+	__u32 flags;
+	__u64 args[4];
+};
+
+#define KDISPOSE_IOC_MAGIC	0xDA
+
+/* Return: KDISPOSE_ABI_VERSION. Takes no argument. */
+#define KDISPOSE_IOC_VERSION	_IO(KDISPOSE_IOC_MAGIC, 0x00)
+#define KDISPOSE_IOC_CREATE	_IOWR(KDISPOSE_IOC_MAGIC, 0x01, struct kdispose_create)
+#define KDISPOSE_IOC_DISPOSE	_IOW(KDISPOSE_IOC_MAGIC, 0x02, struct kdispose_dispose)
+#define KDISPOSE_IOC_QUERY	_IOWR(KDISPOSE_IOC_MAGIC, 0x03, struct kdispose_query)
+#define KDISPOSE_IOC_OP		_IOWR(KDISPOSE_IOC_MAGIC, 0x04, struct kdispose_op)
+#define KDISPOSE_IOC_DISPOSE_BATCH \
+	_IOWR(KDISPOSE_IOC_MAGIC, 0x05, struct kdispose_dispose_batch)
+
+/*
+ * io_uring commands (IORING_OP_URING_CMD on a /dev/kdispose fd; sqe->cmd_op).
+ *
+ * KDISPOSE_URING_CMD_DISPOSE: the 16-byte SQE payload is a
+ * struct kdispose_dispose. cqe->res is what KDISPOSE_IOC_DISPOSE returns:
+ * 1 (disposed by this command), 0 (disposed already) or a negative errno.
+ * Any other cmd_op completes with -EOPNOTSUPP.
+ */
+#define KDISPOSE_URING_CMD_DISPOSE	1
+
+#endif /* _UAPI_LINUX_KDISPOSE_H */
