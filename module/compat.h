@@ -8,4 +8,25 @@
 
 #include <linux/version.h>
 
+/*
+ * io_uring commands: the header moved to linux/io_uring/cmd.h in 6.7, and
+ * the payload is reached through the SQE with io_uring_sqe_cmd() from 6.4;
+ * 6.1 points ioucmd->cmd at it.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
+#endif
+
+static inline const void *
+kdispose_uring_cmd_payload(const struct io_uring_cmd *ioucmd)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	return io_uring_sqe_cmd(ioucmd->sqe);
+#else
+	return ioucmd->cmd;
+#endif
+}
+
 #endif /* _KDISPOSE_COMPAT_H */

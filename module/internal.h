@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Structures shared by the files of the kdispose module. The lifecycle they
+ * implement is described at the top of table.c.
+ */
+#ifndef _KDISPOSE_INTERNAL_H
+#define _KDISPOSE_INTERNAL_H
+
+#include <linux/kdispose.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+struct file;
+struct seq_file;
+struct vm_area_struct;
+
+/*
+ * A handle is (seq << KDISPOSE_SLOT_BITS) | slot: seq counts the creates of
+ * one file from 1 and is never reused, slot indexes the file's dense table.
+ */
+#define KDISPOSE_SLOT_BITS	24
+#define KDISPOSE_MAX_SLOTS	(1U << KDISPOSE_SLOT_BITS)
+#define KDISPOSE_SEQ_MAX	(U64_MAX >> KDISPOSE_SLOT_BITS)
+
+#define KDISPOSE_NR_TYPES	(KDISPOSE_TYPE_GROUP + 1)
+
+/* Module parameters, defined in main.c. */
+extern unsigned int kdispose_max_objects;
+extern unsigned long kdispose_max_bytes;
+extern unsigned long long kdispose_max_handle_seq;
+extern bool kdispose_leak_report;
+
+/**
+ * enum kdispose_state - where an object is in its life
+ * @KDISPOSE_NEW: allocated and being initialised; no handle works yet.
+ * @KDISPOSE_LIVE: published in its file's table.
+ * @KDISPOSE_DISPOSED: taken out of the table by an explicit dispose.
+ * @KDISPOSE_FINALIZED: taken out of the table by the file's release.
+ */
+enum kdispose_state {
+	KDISPOSE_NEW,
+	KDISPOSE_LIVE,
+	KDISPOSE_DISPOSED,
+	KDISPOSE_FINALIZED,
+};
+
+/**
+ * struct kdispose_object - one resource in a file's table
+ * @handle: the handle userspace names the object by. Set before the object
+ *	is published and never changed after.
+ * @ref: references: one for the table while the object is published, one
+ *	per user (an ioctl in progress, a memory mapping, a waiter). Zero while
+ *	the object is being created (lookups cannot take a reference yet) and
+ *	once it is being freed. The last put calls &kdispose_type_ops.release.
+ * @nchildren: number of entries on @children. Protected by @owner's lock.
+ * @type: enum kdispose_type.
+ * @state: enum kdispose_state. Written under @owner's lock; read without it
+ *	by lookups, which hold a reference.
+ * @depth: number of ancestors.
+ * @owner: the file whose table holds (or held) the object. It outlives the
+ *	object: everything that references an object also pins the file.
+ * @parent: the parent while both are in the table, else NULL. Protected by
+ *	@owner's lock.
+ * @children: the live children. Protected by @owner's lock.
+ * @sibling: entry on the parent's @children while published; once taken out
+ *	of the table, entry on the list of objects a dispose is releasing.
+ *	Protected by @owner's lock.
+ * @value: the token type's value.
+ * @priv: the per-type state of the other types.
+ * @label: NUL-terminated diagnostic label.
+ *
+ * Objects come from a SLAB_TYPESAFE_BY_RCU cache: a lockless lookup may
+ * find memory that has been freed and reused for another object, so it
+ * validates @handle and @state after taking a reference (see table.c).
+ */
+struct kdispose_object {
+	u64 handle;
+	refcount_t ref;
+	u32 nchildren;
+	u8 type;
+	u8 state;
+	u8 depth;
+	struct kdispose_file *owner;
+	struct kdispose_object *parent;
+	struct list_head children;
+	struct list_head sibling;
+	union {
+		u64 value;
+		void *priv;
+	};
+	char label[KDISPOSE_LABEL_LEN];
+};
+
+/**
+ * struct kdispose_slot - one entry of a file's handle table
+ * @obj: the published object, or NULL (free, reserved by a create in
+ *	progress, or emptied by a dispose). Written under the file's lock, read
+ *	under RCU.
+ * @seq: the seq of the latest object published in this slot, 0 if none.
+ *	Tells a disposed handle (EIDRM) from one never issued (ENOENT).
+ */
+struct kdispose_slot {
+	struct kdispose_object __rcu *obj;
+	u64 seq;
+};
+
+/**
+ * struct kdispose_table - the array of slots, replaced when it grows
+ * @rcu: frees the old array after a grace period.
+ * @size: number of entries of @slots.
+ * @slots: the slots.
+ */
+struct kdispose_table {
+	struct rcu_head rcu;
+	u32 size;
+	struct kdispose_slot slots[];
+};
+
+/**
+ * struct kdispose_file - the owner: per-open-file state of /dev/kdispose
+ * @lock: serialises every change to the table: slot allocation, publish,
+ *	dispose, the parent/child links and the counters below. Lookups do not
+ *	take it. Never held across a copy to or from user memory.
+ * @table: the slots. Replaced by a larger copy under @lock; read under RCU.
+ * @free: stack of free slot indexes below @hwm. Protected by @lock.
+ * @nfree: entries on @free. Protected by @lock.
+ * @hwm: slots ever used (the next never-used slot). Protected by @lock.
+ * @next_seq: the seq of the next create. Protected by @lock.
+ * @nlive: published objects, per type. Protected by @lock.
+ * @ndisposed: objects this file disposed explicitly. Protected by @lock.
+ * @bytes: memory-buffer bytes charged to this file. Protected by @lock.
+ * @mmap_xa: the mappable objects, indexed by their mmap page offset (their
+ *	seq). Has its own lock; read under RCU by mmap.
+ */
+struct kdispose_file {
+	struct mutex lock;
+	struct kdispose_table __rcu *table;
+	u32 *free;
+	u32 nfree;
+	u32 hwm;
+	u64 next_seq;
+	u32 nlive[KDISPOSE_NR_TYPES];
+	u64 ndisposed;
+	u64 bytes;
+	struct xarray mmap_xa;
+};
+
+/**
+ * struct kdispose_type_ops - what one kind of object does
+ * @name: the type's name in counters, fdinfo and logs.
+ * @init: optional. Called once by create, before the object is published,
+ *	in the creating task. Parses @args (return -EINVAL for unknown bits or
+ *	non-zero unused words) and acquires the resource. On failure nothing
+ *	else is called: @init must undo its own work.
+ * @dispose: optional. Called exactly once when the object leaves the table,
+ *	with the disposing flag of the .NET pattern: true for an explicit
+ *	dispose, in the disposing task; false on the finalizer path, which may
+ *	run in any task or a kworker and must not touch user memory or
+ *	current. Other threads may still hold references: do only what is safe
+ *	against them (mark, wake waiters). Called without the file's lock.
+ * @release: optional. Called exactly once when the last reference goes
+ *	away, in whatever context dropped it (process context, may sleep):
+ *	frees the resource. Also called for an object whose create failed
+ *	after @init succeeded.
+ * @op: optional. Runs a KDISPOSE_OP_* of this type on a referenced object.
+ *	@op->op is known to belong to this type. Missing: EOPNOTSUPP.
+ * @query: optional. Fills @q->info and @q->state for KDISPOSE_IOC_QUERY.
+ * @mmap: optional. Maps the object into @vma; the object then gets an
+ *	mmap offset. Must take its own reference for the mapping.
+ */
+struct kdispose_type_ops {
+	const char *name;
+	int (*init)(struct kdispose_object *obj,
+		    const struct kdispose_create *args);
+	void (*dispose)(struct kdispose_object *obj, bool disposing);
+	void (*release)(struct kdispose_object *obj);
+	long (*op)(struct kdispose_object *obj, struct kdispose_op *op);
+	void (*query)(struct kdispose_object *obj, struct kdispose_query *q);
+	int (*mmap)(struct kdispose_object *obj, struct vm_area_struct *vma);
+};
+
+extern const struct kdispose_type_ops kdispose_token_ops;
+extern const struct kdispose_type_ops kdispose_memory_ops;
+extern const struct kdispose_type_ops kdispose_event_ops;
+extern const struct kdispose_type_ops kdispose_file_ops;
+extern const struct kdispose_type_ops kdispose_group_ops;
+
+const struct kdispose_type_ops *kdispose_type(unsigned int type);
+
+/* table.c */
+int kdispose_cache_init(void);
+void kdispose_cache_exit(void);
+struct kdispose_file *kdispose_file_alloc(void);
+void kdispose_file_release(struct kdispose_file *kf);
+int kdispose_object_create(struct kdispose_file *kf,
+			   const struct kdispose_create *args,
+			   u64 __user *uhandle);
+int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
+			    bool nonblock);
+struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
+					       u64 handle);
+struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,
+						    unsigned long pgoff);
+void kdispose_object_query(struct kdispose_object *obj,
+			   struct kdispose_query *q);
+void kdispose_object_put(struct kdispose_object *obj);
+int kdispose_charge_bytes(struct kdispose_file *kf, u64 bytes);
+void kdispose_uncharge_bytes(struct kdispose_file *kf, u64 bytes);
+void kdispose_show_fdinfo(struct seq_file *m, struct kdispose_file *kf);
+
+/**
+ * kdispose_object_get - take a reference on an object
+ * @obj: an object the caller already holds a reference on
+ */
+static inline void kdispose_object_get(struct kdispose_object *obj)
+{
+	refcount_inc(&obj->ref);
+}
+
+/**
+ * kdispose_object_seq - the create sequence number within a handle
+ * @obj: the object
+ */
+static inline u64 kdispose_object_seq(const struct kdispose_object *obj)
+{
+	return obj->handle >> KDISPOSE_SLOT_BITS;
+}
+
+/* main.c */
+extern const struct file_operations kdispose_fops;
+
+/* ioctl.c */
+long kdispose_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* uring.c */
+struct io_uring_cmd;
+int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+
+/* stats.c */
+extern const struct attribute_group *kdispose_attr_groups[];
+void kdispose_stats_created(unsigned int type);
+void kdispose_stats_taken(unsigned int type, bool disposing);
+void kdispose_stats_released(unsigned int type);
+
+#endif /* _KDISPOSE_INTERNAL_H */

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ioctls of /dev/kdispose, dispatched from a table indexed by command
+ * number. Each handler copies its argument in with copy_struct_from_user(),
+ * so a struct may grow: an older, shorter struct is zero-extended and a
+ * newer, longer one is accepted when its extra bytes are zero.
+ */
+#include <linux/fs.h>
+#include <linux/nospec.h>
+#include <linux/uaccess.h>
+
+#include "internal.h"
+
+typedef long (*kdispose_ioctl_fn)(struct kdispose_file *kf,
+				  void __user *uarg, unsigned int usize);
+
+static long kdispose_ioctl_version(struct kdispose_file *kf,
+				   void __user *uarg, unsigned int usize)
+{
+	return KDISPOSE_ABI_VERSION;
+}
+
+static long kdispose_ioctl_create(struct kdispose_file *kf,
+				  void __user *uarg, unsigned int usize)
+{
+	struct kdispose_create __user *ucreate = uarg;
+	struct kdispose_create args;
+	int err;
+
+	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	if (err)
+		return err;
+	return kdispose_object_create(kf, &args, &ucreate->handle);
+}
+
+static long kdispose_ioctl_dispose(struct kdispose_file *kf,
+				   void __user *uarg, unsigned int usize)
+{
+	struct kdispose_dispose args;
+	int err;
+
+	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	if (err)
+		return err;
+	if (args.flags || args.pad)
+		return -EINVAL;
+	return kdispose_object_dispose(kf, args.handle, false);
+}
+
+static long kdispose_ioctl_query(struct kdispose_file *kf,
+				 void __user *uarg, unsigned int usize)
+{
+	struct kdispose_object *obj;
+	struct kdispose_query q, reply = {};
+	int err;
+
+	err = copy_struct_from_user(&q, sizeof(q), uarg, usize);
+	if (err)
+		return err;
+	if (q.flags)
+		return -EINVAL;
+	obj = kdispose_object_lookup(kf, q.handle);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	reply.handle = q.handle;
+	kdispose_object_query(obj, &reply);
+	if (kdispose_type(obj->type)->query)
+		kdispose_type(obj->type)->query(obj, &reply);
+	kdispose_object_put(obj);
+	if (copy_to_user(uarg, &reply, min_t(size_t, usize, sizeof(reply))))
+		return -EFAULT;
+	return 0;
+}
+
+static long kdispose_ioctl_op(struct kdispose_file *kf,
+			      void __user *uarg, unsigned int usize)
+{
+	const struct kdispose_type_ops *ops;
+	struct kdispose_object *obj;
+	struct kdispose_op op;
+	long ret;
+	int err;
+
+	err = copy_struct_from_user(&op, sizeof(op), uarg, usize);
+	if (err)
+		return err;
+	if (op.flags)
+		return -EINVAL;
+	obj = kdispose_object_lookup(kf, op.handle);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	ops = kdispose_type(obj->type);
+	if (op.op >> 8 != obj->type || !ops->op)
+		ret = -EOPNOTSUPP;
+	else
+		ret = ops->op(obj, &op);
+	kdispose_object_put(obj);
+	/* Only an operation that returns 0 has results in @op.args. */
+	if (ret == 0 &&
+	    copy_to_user(uarg, &op, min_t(size_t, usize, sizeof(op))))
+		return -EFAULT;
+	return ret;
+}
+
+/*
+ * Disposes in chunks: copy in up to a chunk of handles, dispose each, copy
+ * the chunk's results out. A fault stops the call with -EFAULT; the chunks
+ * before it stay disposed, which a retry reports as 0 per handle.
+ */
+#define KDISPOSE_BATCH_CHUNK	64
+
+static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
+					 void __user *uarg,
+					 unsigned int usize)
+{
+	struct kdispose_dispose_batch __user *ubatch = uarg;
+	struct kdispose_dispose_batch args;
+	u64 handles[KDISPOSE_BATCH_CHUNK];
+	s32 results[KDISPOSE_BATCH_CHUNK];
+	u64 __user *uhandles;
+	s32 __user *uresults;
+	u32 done, n, i, ndisposed = 0;
+	int err;
+
+	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	if (err)
+		return err;
+	if (args.flags || args.pad || args.count > KDISPOSE_BATCH_MAX)
+		return -EINVAL;
+	uhandles = u64_to_user_ptr(args.handles);
+	uresults = u64_to_user_ptr(args.results);
+
+	for (done = 0; done < args.count; done += n) {
+		n = min_t(u32, args.count - done, KDISPOSE_BATCH_CHUNK);
+		if (copy_from_user(handles, uhandles + done,
+				   n * sizeof(handles[0])))
+			return -EFAULT;
+		for (i = 0; i < n; i++) {
+			results[i] = kdispose_object_dispose(kf, handles[i],
+							    false);
+			if (results[i] == 1)
+				ndisposed++;
+		}
+		if (copy_to_user(uresults + done, results,
+				 n * sizeof(results[0])))
+			return -EFAULT;
+	}
+	if (put_user(ndisposed, &ubatch->ndisposed))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * struct kdispose_ioctl_desc - one entry of the ioctl table
+ * @cmd: the command as ABI version 1 defined it: its direction bits, and
+ *	its size, the smallest the handler accepts. A caller's struct may be
+ *	larger, which the handler's copy_struct_from_user() deals with.
+ * @fn: the handler, called with the caller's struct size.
+ */
+struct kdispose_ioctl_desc {
+	unsigned int cmd;
+	kdispose_ioctl_fn fn;
+};
+
+#define KDISPOSE_IOCTL_DEF(ioctl, func) \
+	[_IOC_NR(ioctl)] = { .cmd = ioctl, .fn = func }
+
+static const struct kdispose_ioctl_desc kdispose_ioctls[] = {
+	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_VERSION, kdispose_ioctl_version),
+	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_CREATE, kdispose_ioctl_create),
+	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_DISPOSE, kdispose_ioctl_dispose),
+	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_QUERY, kdispose_ioctl_query),
+	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_OP, kdispose_ioctl_op),
+	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_DISPOSE_BATCH,
+			   kdispose_ioctl_dispose_batch),
+};
+
+/**
+ * kdispose_ioctl - the unlocked_ioctl (and compat_ioctl) of /dev/kdispose
+ * @file: the open file
+ * @cmd: the command
+ * @arg: its argument, a user pointer for every command but VERSION
+ *
+ * Context: process context.
+ * Return: what the command returns, or -ENOTTY for an unknown command, or a
+ * known one with the wrong direction bits or a struct smaller than ABI
+ * version 1's.
+ */
+long kdispose_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	const struct kdispose_ioctl_desc *desc;
+	unsigned int nr = _IOC_NR(cmd);
+
+	if (_IOC_TYPE(cmd) != KDISPOSE_IOC_MAGIC ||
+	    nr >= ARRAY_SIZE(kdispose_ioctls))
+		return -ENOTTY;
+	desc = &kdispose_ioctls[array_index_nospec(nr,
+						   ARRAY_SIZE(kdispose_ioctls))];
+	if (!desc->fn || _IOC_DIR(cmd) != _IOC_DIR(desc->cmd))
+		return -ENOTTY;
+	if (_IOC_SIZE(cmd) < _IOC_SIZE(desc->cmd) ||
+	    (_IOC_DIR(cmd) == _IOC_NONE && _IOC_SIZE(cmd)))
+		return -ENOTTY;
+	return desc->fn(file->private_data, (void __user *)arg,
+			_IOC_SIZE(cmd));
+}

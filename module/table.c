@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-file handle table and the lifecycle of an object.
+ *
+ * Create: reserve -> init -> copy out -> publish.
+ *   A create first reserves a slot and a sequence number under the file's
+ *   lock, which fixes the handle. The type's ->init then acquires the
+ *   resource without any lock held, and the handle is written to user space.
+ *   Only then is the object published: its slot is filled under the lock. A
+ *   failure at any step before publishing (a bad argument, no memory, a
+ *   faulting copy-out, the parent disposed meanwhile) undoes the earlier
+ *   steps, and nobody ever saw the object: a handle can only be used once
+ *   the object behind it is complete, and no published handle exists that
+ *   the caller did not learn about.
+ *
+ * Dispose: take -> dispose -> put -> release.
+ *   The owner decision is "take": under the file's lock, the first dispose of
+ *   a handle empties its slot. Whoever empties it owns the object's
+ *   release; a later dispose finds the slot empty and returns 0. Take works
+ *   on a whole subtree, children before parents, so a cascade is decided
+ *   atomically. After the lock is dropped each taken object gets its type's
+ *   ->dispose(obj, disposing) exactly once, then the table's reference is
+ *   put. The resource itself is freed by ->release when the last reference
+ *   goes: an ioctl still running in another thread, or a memory mapping,
+ *   defers it (SafeHandle's reference count).
+ *
+ * Finalize: the file's release hook takes every object still published,
+ *   roots first (each with its subtree), with disposing == false. It runs
+ *   wherever the last fput() happens (task work of any task, or a kworker),
+ *   so it never looks at current or user memory. Everything that references
+ *   an object also pins the file (ioctls, io_uring commands and mappings
+ *   hold the struct file), so when the hook runs the table's reference is
+ *   the last one and the file's state can be freed at the end.
+ *
+ * Lookup: lockless, under RCU. Objects come from a SLAB_TYPESAFE_BY_RCU
+ *   cache, so the memory a slot pointed to may have been freed and reused
+ *   for another object meanwhile. A lookup therefore takes a reference only
+ *   if the count is not zero (a zero count is an object being created or
+ *   freed), and then checks that the object is still the one named by the
+ *   handle and still live. Holding a reference pins the object's identity:
+ *   it cannot be freed and reused until that reference is put.
+ */
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "internal.h"
+
+/* The table starts with this many slots and doubles when full. */
+#define KDISPOSE_TABLE_MIN	64
+
+/* The finalizer path yields the CPU after this many objects. */
+#define KDISPOSE_RESCHED_BATCH	1024
+
+static struct kmem_cache *kdispose_object_cache;
+
+static u32 kdispose_handle_slot(u64 handle)
+{
+	return handle & (KDISPOSE_MAX_SLOTS - 1);
+}
+
+static u64 kdispose_handle_seq(u64 handle)
+{
+	return handle >> KDISPOSE_SLOT_BITS;
+}
+
+/*
+ * Runs once per object when its slab page is allocated, not at each
+ * allocation: the reference count of free objects stays zero, which is what
+ * lets a lockless lookup that raced with a free fail to take a reference.
+ */
+static void kdispose_object_ctor(void *mem)
+{
+	struct kdispose_object *obj = mem;
+
+	refcount_set(&obj->ref, 0);
+}
+
+/**
+ * kdispose_cache_init - create the object cache
+ *
+ * Context: module init.
+ * Return: 0 or -ENOMEM.
+ */
+int kdispose_cache_init(void)
+{
+	kdispose_object_cache =
+		kmem_cache_create("kdispose_object",
+				  sizeof(struct kdispose_object), 0,
+				  SLAB_TYPESAFE_BY_RCU | SLAB_ACCOUNT,
+				  kdispose_object_ctor);
+	return kdispose_object_cache ? 0 : -ENOMEM;
+}
+
+/**
+ * kdispose_cache_exit - destroy the object cache
+ *
+ * Context: module exit, after every file is gone.
+ */
+void kdispose_cache_exit(void)
+{
+	kmem_cache_destroy(kdispose_object_cache);
+}
+
+/**
+ * kdispose_file_alloc - allocate the state of a newly opened file
+ *
+ * Context: process context; the ->open of /dev/kdispose.
+ * Return: the state, or NULL when out of memory.
+ */
+struct kdispose_file *kdispose_file_alloc(void)
+{
+	struct kdispose_file *kf;
+
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
+	if (!kf)
+		return NULL;
+	mutex_init(&kf->lock);
+	xa_init(&kf->mmap_xa);
+	kf->next_seq = 1;
+	return kf;
+}
+
+static struct kdispose_table *kdispose_table_locked(struct kdispose_file *kf)
+{
+	return rcu_dereference_protected(kf->table,
+					 lockdep_is_held(&kf->lock));
+}
+
+/* Make room for one more slot: double the table and the free stack. */
+static int kdispose_table_grow_locked(struct kdispose_file *kf)
+{
+	struct kdispose_table *old = kdispose_table_locked(kf);
+	u32 size = old ? old->size * 2 : KDISPOSE_TABLE_MIN;
+	struct kdispose_table *new;
+	u32 *free;
+
+	if (old && old->size >= KDISPOSE_MAX_SLOTS)
+		return -EMFILE;
+	new = kvzalloc(struct_size(new, slots, size), GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return -ENOMEM;
+	free = kvmalloc_array(size, sizeof(*free), GFP_KERNEL_ACCOUNT);
+	if (!free) {
+		kvfree(new);
+		return -ENOMEM;
+	}
+	new->size = size;
+	if (old) {
+		memcpy(new->slots, old->slots, old->size * sizeof(old->slots[0]));
+		memcpy(free, kf->free, kf->nfree * sizeof(*free));
+	}
+	kvfree(kf->free);
+	kf->free = free;
+	rcu_assign_pointer(kf->table, new);
+	if (old)
+		kvfree_rcu(old, rcu);
+	return 0;
+}
+
+/* Reserve a slot and a seq: fixes the handle of a create in progress. */
+static int kdispose_slot_reserve_locked(struct kdispose_file *kf,
+					u64 *handle)
+{
+	struct kdispose_table *table = kdispose_table_locked(kf);
+	u32 slot;
+	int err;
+
+	if (kf->next_seq > min_t(u64, kdispose_max_handle_seq,
+				 KDISPOSE_SEQ_MAX))
+		return -ENOSPC;
+	if (kf->hwm - kf->nfree >= min(kdispose_max_objects,
+				       KDISPOSE_MAX_SLOTS))
+		return -EMFILE;
+	if (kf->nfree) {
+		slot = kf->free[--kf->nfree];
+	} else {
+		if (!table || kf->hwm == table->size) {
+			err = kdispose_table_grow_locked(kf);
+			if (err)
+				return err;
+		}
+		slot = kf->hwm++;
+	}
+	*handle = (kf->next_seq++ << KDISPOSE_SLOT_BITS) | slot;
+	return 0;
+}
+
+static void kdispose_slot_free_locked(struct kdispose_file *kf, u32 slot)
+{
+	kf->free[kf->nfree++] = slot;
+}
+
+/* Check that @handle names a live object that may become a parent. */
+static struct kdispose_object *
+kdispose_parent_locked(struct kdispose_file *kf, u64 handle)
+{
+	struct kdispose_table *table = kdispose_table_locked(kf);
+	u32 slot = kdispose_handle_slot(handle);
+	u64 seq = kdispose_handle_seq(handle);
+	struct kdispose_object *parent = NULL;
+
+	if (seq && table && slot < table->size)
+		parent = rcu_dereference_protected(table->slots[slot].obj,
+						   lockdep_is_held(&kf->lock));
+	if (!parent || parent->handle != handle) {
+		if (!seq || !table || slot >= table->size ||
+		    seq > table->slots[slot].seq)
+			return ERR_PTR(-ENOENT);
+		return ERR_PTR(-EIDRM);
+	}
+	if (parent->depth + 1 > KDISPOSE_MAX_DEPTH ||
+	    parent->nchildren >= KDISPOSE_MAX_CHILDREN)
+		return ERR_PTR(-EMLINK);
+	return parent;
+}
+
+/*
+ * Publish a fully initialised object: from here on its handle works.
+ * The parent, checked at reserve time, may have been disposed since.
+ */
+static int kdispose_publish_locked(struct kdispose_file *kf,
+				   struct kdispose_object *obj, u64 parent_handle)
+{
+	struct kdispose_table *table = kdispose_table_locked(kf);
+	struct kdispose_slot *slot;
+	struct kdispose_object *parent = NULL;
+
+	if (parent_handle) {
+		parent = kdispose_parent_locked(kf, parent_handle);
+		if (IS_ERR(parent))
+			return PTR_ERR(parent);
+		obj->parent = parent;
+		obj->depth = parent->depth + 1;
+		list_add_tail(&obj->sibling, &parent->children);
+		parent->nchildren++;
+	}
+	if (kdispose_type(obj->type)->mmap)
+		xa_store(&kf->mmap_xa, kdispose_object_seq(obj), obj, 0);
+
+	slot = &table->slots[kdispose_handle_slot(obj->handle)];
+	WRITE_ONCE(slot->seq, kdispose_object_seq(obj));
+	WRITE_ONCE(obj->state, KDISPOSE_LIVE);
+	/* The table's reference. A lookup can take its own from now on. */
+	smp_wmb();
+	refcount_set(&obj->ref, 1);
+	rcu_assign_pointer(slot->obj, obj);
+
+	kf->nlive[obj->type]++;
+	kdispose_stats_created(obj->type);
+	return 0;
+}
+
+/**
+ * kdispose_object_create - create, initialise and publish a new object
+ * @kf: the owner
+ * @args: the create arguments, copied from user space
+ * @uhandle: where to write the new handle, before it is published
+ *
+ * Context: process context, the creating task. Takes @kf->lock twice; calls
+ * the type's ->init without it.
+ * Return: 0 on success; -EINVAL for bad arguments; -ENOENT or -EIDRM for a
+ * bad parent; -EMLINK when the parent cannot take another child; -EMFILE,
+ * -ENOSPC or -EDQUOT when a limit is reached; -EFAULT when @uhandle cannot
+ * be written; -ENOMEM; or what the type's ->init returned.
+ */
+int kdispose_object_create(struct kdispose_file *kf,
+			   const struct kdispose_create *args,
+			   u64 __user *uhandle)
+{
+	const struct kdispose_type_ops *ops = kdispose_type(args->type);
+	struct kdispose_object *obj;
+	u64 handle;
+	int err;
+
+	if (!ops || args->flags)
+		return -EINVAL;
+
+	obj = kmem_cache_alloc(kdispose_object_cache, GFP_KERNEL_ACCOUNT);
+	if (!obj)
+		return -ENOMEM;
+	/*
+	 * Not a memset of the whole object: a racing lookup may still look at
+	 * the reference count of the object this memory held before, which
+	 * is and stays zero until the publish.
+	 */
+	obj->state = KDISPOSE_NEW;
+	obj->type = args->type;
+	obj->owner = kf;
+	obj->parent = NULL;
+	obj->depth = 0;
+	obj->nchildren = 0;
+	obj->priv = NULL;
+	INIT_LIST_HEAD(&obj->children);
+	INIT_LIST_HEAD(&obj->sibling);
+	strscpy_pad(obj->label, args->label, sizeof(obj->label));
+
+	mutex_lock(&kf->lock);
+	err = kdispose_slot_reserve_locked(kf, &handle);
+	if (!err && args->parent) {
+		struct kdispose_object *parent;
+
+		parent = kdispose_parent_locked(kf, args->parent);
+		if (IS_ERR(parent)) {
+			kdispose_slot_free_locked(kf,
+						  kdispose_handle_slot(handle));
+			err = PTR_ERR(parent);
+		}
+	}
+	if (!err && ops->mmap) {
+		err = xa_reserve(&kf->mmap_xa,
+				 handle >> KDISPOSE_SLOT_BITS,
+				 GFP_KERNEL_ACCOUNT);
+		if (err)
+			kdispose_slot_free_locked(kf,
+						  kdispose_handle_slot(handle));
+	}
+	mutex_unlock(&kf->lock);
+	if (err)
+		goto err_free;
+	WRITE_ONCE(obj->handle, handle);
+
+	err = ops->init ? ops->init(obj, args) : 0;
+	if (err)
+		goto err_unreserve;
+
+	if (put_user(handle, uhandle)) {
+		err = -EFAULT;
+		goto err_release;
+	}
+
+	mutex_lock(&kf->lock);
+	err = kdispose_publish_locked(kf, obj, args->parent);
+	if (err) {
+		mutex_unlock(&kf->lock);
+		goto err_release;
+	}
+	mutex_unlock(&kf->lock);
+	return 0;
+
+err_release:
+	if (ops->release)
+		ops->release(obj);
+err_unreserve:
+	mutex_lock(&kf->lock);
+	if (ops->mmap)
+		xa_release(&kf->mmap_xa, kdispose_handle_seq(handle));
+	kdispose_slot_free_locked(kf, kdispose_handle_slot(handle));
+	mutex_unlock(&kf->lock);
+err_free:
+	kmem_cache_free(kdispose_object_cache, obj);
+	return err;
+}
+
+/* Unpublish one object whose children are gone already. */
+static void kdispose_unpublish_locked(struct kdispose_file *kf,
+				      struct kdispose_object *obj,
+				      bool disposing)
+{
+	struct kdispose_table *table = kdispose_table_locked(kf);
+	u32 slot = kdispose_handle_slot(obj->handle);
+
+	RCU_INIT_POINTER(table->slots[slot].obj, NULL);
+	kdispose_slot_free_locked(kf, slot);
+	if (kdispose_type(obj->type)->mmap)
+		xa_erase(&kf->mmap_xa, kdispose_object_seq(obj));
+	WRITE_ONCE(obj->state, disposing ? KDISPOSE_DISPOSED :
+					   KDISPOSE_FINALIZED);
+	kf->nlive[obj->type]--;
+	if (disposing)
+		kf->ndisposed++;
+	kdispose_stats_taken(obj->type, disposing);
+}
+
+/*
+ * Take @root and its descendants out of the table, appending them to @out
+ * children first (depth-first, post-order). Iterative: the depth of a tree
+ * is bounded, but the stack of a kernel thread is small. Returns the
+ * number of objects taken.
+ */
+static unsigned int kdispose_take_tree_locked(struct kdispose_file *kf,
+					      struct kdispose_object *root,
+					      bool disposing,
+					      struct list_head *out)
+{
+	struct kdispose_object *obj = root, *parent;
+	unsigned int n = 0;
+
+	for (;;) {
+		while (!list_empty(&obj->children))
+			obj = list_first_entry(&obj->children,
+					       struct kdispose_object, sibling);
+		parent = obj->parent;
+		if (parent) {
+			list_del(&obj->sibling);
+			parent->nchildren--;
+			obj->parent = NULL;
+		}
+		kdispose_unpublish_locked(kf, obj, disposing);
+		/* Ownership of the table's reference moves to @out. */
+		list_add_tail(&obj->sibling, out);
+		if (++n % KDISPOSE_RESCHED_BATCH == 0)
+			cond_resched();
+		if (obj == root)
+			return n;
+		obj = parent;
+	}
+}
+
+static void kdispose_report_leak(struct kdispose_object *obj)
+{
+	pr_info_ratelimited("finalized undisposed %s object %#llx \"%s\"\n",
+			    kdispose_type(obj->type)->name, obj->handle,
+			    obj->label);
+}
+
+/* Run ->dispose on taken objects, in order, and put the table's references. */
+static void kdispose_dispose_list(struct list_head *list, bool disposing)
+{
+	struct kdispose_object *obj, *next;
+
+	list_for_each_entry_safe(obj, next, list, sibling) {
+		const struct kdispose_type_ops *ops = kdispose_type(obj->type);
+
+		list_del_init(&obj->sibling);
+		if (!disposing && READ_ONCE(kdispose_leak_report))
+			kdispose_report_leak(obj);
+		if (ops->dispose)
+			ops->dispose(obj, disposing);
+		kdispose_object_put(obj);
+	}
+}
+
+/**
+ * kdispose_object_dispose - explicitly dispose an object and its descendants
+ * @kf: the owner
+ * @handle: the object
+ * @nonblock: the caller must not wait (an io_uring command's first try)
+ *
+ * The first dispose of a handle takes the object (and, first, its
+ * descendants) out of the table, runs ->dispose(obj, true) on each and drops
+ * the table's references; the resources are released at the last put.
+ *
+ * Context: process context. Takes @kf->lock.
+ * Return: 1 when this call disposed the object, 0 when it was disposed
+ * already, -ENOENT when @handle was never issued by @kf, -EAGAIN when
+ * @nonblock is set and the lock is contended or the object has children.
+ */
+int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
+			    bool nonblock)
+{
+	struct kdispose_table *table;
+	struct kdispose_object *obj = NULL;
+	u32 slot = kdispose_handle_slot(handle);
+	u64 seq = kdispose_handle_seq(handle);
+	LIST_HEAD(list);
+
+	if (!nonblock)
+		mutex_lock(&kf->lock);
+	else if (!mutex_trylock(&kf->lock))
+		return -EAGAIN;
+	table = kdispose_table_locked(kf);
+	if (!seq || !table || slot >= table->size ||
+	    seq > table->slots[slot].seq) {
+		mutex_unlock(&kf->lock);
+		return -ENOENT;
+	}
+	obj = rcu_dereference_protected(table->slots[slot].obj,
+					lockdep_is_held(&kf->lock));
+	if (!obj || obj->handle != handle) {
+		mutex_unlock(&kf->lock);
+		return 0;
+	}
+	if (nonblock && obj->nchildren) {
+		mutex_unlock(&kf->lock);
+		return -EAGAIN;
+	}
+	kdispose_take_tree_locked(kf, obj, true, &list);
+	mutex_unlock(&kf->lock);
+
+	kdispose_dispose_list(&list, true);
+	return 1;
+}
+
+/**
+ * kdispose_file_release - the finalizer path: release a file's objects
+ * @kf: the owner, whose file has no reference left
+ *
+ * Takes every object still in the table, children before parents, runs
+ * ->dispose(obj, false) on each and frees @kf. Linear in the number of
+ * objects, yielding the CPU regularly.
+ *
+ * Context: process context of any task (task work of the last fput(), or a
+ * kworker): uses neither current nor user memory.
+ */
+void kdispose_file_release(struct kdispose_file *kf)
+{
+	struct kdispose_table *table;
+	struct kdispose_object *obj;
+	unsigned int n = 0;
+	LIST_HEAD(list);
+	u32 slot;
+
+	mutex_lock(&kf->lock);
+	table = kdispose_table_locked(kf);
+	for (slot = 0; slot < kf->hwm; slot++) {
+		obj = rcu_dereference_protected(table->slots[slot].obj,
+						lockdep_is_held(&kf->lock));
+		if (!obj || obj->parent)
+			continue;
+		n += kdispose_take_tree_locked(kf, obj, false, &list);
+		if (n >= KDISPOSE_RESCHED_BATCH) {
+			mutex_unlock(&kf->lock);
+			kdispose_dispose_list(&list, false);
+			cond_resched();
+			n = 0;
+			mutex_lock(&kf->lock);
+		}
+	}
+	mutex_unlock(&kf->lock);
+	kdispose_dispose_list(&list, false);
+
+	WARN_ON_ONCE(!xa_empty(&kf->mmap_xa));
+	xa_destroy(&kf->mmap_xa);
+	kvfree(kf->free);
+	kvfree(rcu_access_pointer(kf->table));
+	mutex_destroy(&kf->lock);
+	kfree(kf);
+}
+
+/*
+ * Take a reference on the object @obj points to, if it is still the live
+ * object named by @handle. Called under RCU; @obj may be freed memory.
+ */
+static bool kdispose_object_tryget(struct kdispose_object *obj, u64 handle)
+{
+	if (!refcount_inc_not_zero(&obj->ref))
+		return false;
+	/* The reference pins the object's identity: read it after. */
+	smp_acquire__after_ctrl_dep();
+	if (READ_ONCE(obj->handle) == handle &&
+	    READ_ONCE(obj->state) == KDISPOSE_LIVE)
+		return true;
+	kdispose_object_put(obj);
+	return false;
+}
+
+/**
+ * kdispose_object_lookup - find a live object and take a reference on it
+ * @kf: the owner
+ * @handle: the handle to look up
+ *
+ * Context: any process context; lockless (RCU).
+ * Return: the object, which the caller must kdispose_object_put();
+ * ERR_PTR(-EIDRM) when @handle was issued but its object is gone;
+ * ERR_PTR(-ENOENT) when @handle was never issued by @kf.
+ */
+struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
+					       u64 handle)
+{
+	u32 slot = kdispose_handle_slot(handle);
+	u64 seq = kdispose_handle_seq(handle);
+	struct kdispose_table *table;
+	struct kdispose_object *obj;
+	u64 last = 0;
+
+	rcu_read_lock();
+	table = rcu_dereference(kf->table);
+	if (seq && table && slot < table->size) {
+		obj = rcu_dereference(table->slots[slot].obj);
+		if (obj && kdispose_object_tryget(obj, handle)) {
+			rcu_read_unlock();
+			return obj;
+		}
+		last = READ_ONCE(table->slots[slot].seq);
+	}
+	rcu_read_unlock();
+	return ERR_PTR(seq && seq <= last ? -EIDRM : -ENOENT);
+}
+
+/**
+ * kdispose_object_lookup_mmap - find a live mappable object by mmap offset
+ * @kf: the owner
+ * @pgoff: the page offset given to mmap()
+ *
+ * Context: any process context; lockless (RCU).
+ * Return: the object with a reference the caller must put, or NULL.
+ */
+struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,
+						    unsigned long pgoff)
+{
+	struct kdispose_object *obj;
+
+	rcu_read_lock();
+	obj = xa_load(&kf->mmap_xa, pgoff);
+	if (obj && !kdispose_object_tryget(obj, READ_ONCE(obj->handle)))
+		obj = NULL;
+	if (obj && kdispose_object_seq(obj) != pgoff) {
+		kdispose_object_put(obj);
+		obj = NULL;
+	}
+	rcu_read_unlock();
+	return obj;
+}
+
+/**
+ * kdispose_object_query - fill the generic part of a query
+ * @obj: a referenced object
+ * @q: the reply; the type's ->query fills the rest
+ *
+ * Context: process context. Takes the owner's lock.
+ */
+void kdispose_object_query(struct kdispose_object *obj,
+			   struct kdispose_query *q)
+{
+	struct kdispose_file *kf = obj->owner;
+
+	q->type = obj->type;
+	q->refcount = refcount_read(&obj->ref);
+	memcpy(q->label, obj->label, sizeof(q->label));
+	mutex_lock(&kf->lock);
+	q->parent = obj->parent ? obj->parent->handle : 0;
+	q->nchildren = obj->nchildren;
+	q->depth = obj->depth;
+	mutex_unlock(&kf->lock);
+}
+
+/**
+ * kdispose_object_put - drop a reference; the last one releases the object
+ * @obj: the object
+ *
+ * Context: process context (the type's ->release may sleep).
+ */
+void kdispose_object_put(struct kdispose_object *obj)
+{
+	const struct kdispose_type_ops *ops;
+
+	if (!refcount_dec_and_test(&obj->ref))
+		return;
+	ops = kdispose_type(obj->type);
+	if (ops->release)
+		ops->release(obj);
+	kdispose_stats_released(obj->type);
+	kmem_cache_free(kdispose_object_cache, obj);
+}
+
+/**
+ * kdispose_charge_bytes - charge memory-buffer bytes to a file's quota
+ * @kf: the owner
+ * @bytes: how many
+ *
+ * Context: process context. Takes @kf->lock.
+ * Return: 0, or -EDQUOT when the file would exceed max_bytes.
+ */
+int kdispose_charge_bytes(struct kdispose_file *kf, u64 bytes)
+{
+	int err = 0;
+
+	mutex_lock(&kf->lock);
+	if (bytes > READ_ONCE(kdispose_max_bytes) ||
+	    kf->bytes > READ_ONCE(kdispose_max_bytes) - bytes)
+		err = -EDQUOT;
+	else
+		kf->bytes += bytes;
+	mutex_unlock(&kf->lock);
+	return err;
+}
+
+/**
+ * kdispose_uncharge_bytes - give back bytes charged by kdispose_charge_bytes()
+ * @kf: the owner
+ * @bytes: how many
+ *
+ * Context: process context. Takes @kf->lock.
+ */
+void kdispose_uncharge_bytes(struct kdispose_file *kf, u64 bytes)
+{
+	mutex_lock(&kf->lock);
+	kf->bytes -= bytes;
+	mutex_unlock(&kf->lock);
+}
+
+/**
+ * kdispose_show_fdinfo - the kdispose lines of /proc/<pid>/fdinfo/<fd>
+ * @m: the seq_file
+ * @kf: the owner
+ *
+ * Context: process context. Takes @kf->lock.
+ */
+void kdispose_show_fdinfo(struct seq_file *m, struct kdispose_file *kf)
+{
+	unsigned int type, live = 0;
+
+	mutex_lock(&kf->lock);
+	for (type = 0; type < KDISPOSE_NR_TYPES; type++)
+		live += kf->nlive[type];
+	seq_printf(m, "kdispose_live:\t%u\n", live);
+	seq_printf(m, "kdispose_next_seq:\t%llu\n", kf->next_seq);
+	seq_printf(m, "kdispose_disposed:\t%llu\n", kf->ndisposed);
+	seq_printf(m, "kdispose_bytes:\t%llu\n", kf->bytes);
+	for (type = 0; type < KDISPOSE_NR_TYPES; type++)
+		if (kdispose_type(type))
+			seq_printf(m, "kdispose_live_%s:\t%u\n",
+				   kdispose_type(type)->name, kf->nlive[type]);
+	mutex_unlock(&kf->lock);
+}

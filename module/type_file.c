@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "internal.h"
+const struct kdispose_type_ops kdispose_file_ops = { .name = "file" };

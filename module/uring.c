@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring commands on /dev/kdispose: an adapter from IORING_OP_URING_CMD
+ * onto the same dispose the ioctl uses, so that many disposes can be queued
+ * in one submit and completed as CQEs (.NET's DisposeAsync).
+ */
+#include <linux/fs.h>
+#include <linux/string.h>
+
+#include "compat.h"
+#include "internal.h"
+
+/**
+ * kdispose_uring_cmd - the uring_cmd file operation of /dev/kdispose
+ * @ioucmd: the command; its 16-byte payload lives in the submission queue
+ *	entry, which user space may still be writing: it is copied once
+ *	before it is looked at.
+ * @issue_flags: IO_URING_F_* flags. With IO_URING_F_NONBLOCK a dispose that
+ *	would have to wait for the file's lock, or that cascades to children,
+ *	returns -EAGAIN and io_uring retries it from a worker.
+ *
+ * Context: process context (the submitting task or an io_uring worker).
+ * Return: the completion's result, as KDISPOSE_IOC_DISPOSE returns it
+ * (1, 0 or a negative errno), -EOPNOTSUPP for an unknown command, or
+ * -EAGAIN to be retried without IO_URING_F_NONBLOCK.
+ */
+int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	struct kdispose_file *kf = ioucmd->file->private_data;
+	struct kdispose_dispose args;
+
+	switch (ioucmd->cmd_op) {
+	case KDISPOSE_URING_CMD_DISPOSE:
+		memcpy(&args, kdispose_uring_cmd_payload(ioucmd), sizeof(args));
+		if (args.flags || args.pad)
+			return -EINVAL;
+		return kdispose_object_dispose(kf, args.handle,
+					       issue_flags & IO_URING_F_NONBLOCK);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
