@@ -61,14 +61,17 @@ enum kdispose_state {
  * @state: enum kdispose_state. Written under @owner's lock; read without it
  *	by lookups, which hold a reference.
  * @depth: number of ancestors.
+ * @tgid: the thread group that created the object, for leak reports.
  * @owner: the file whose table holds (or held) the object. It outlives the
  *	object: everything that references an object also pins the file.
  * @parent: the parent while both are in the table, else NULL. Protected by
  *	@owner's lock.
- * @children: the live children. Protected by @owner's lock.
+ * @children: the live children, most recent first. Protected by @owner's
+ *	lock.
  * @sibling: entry on the parent's @children while published; once taken out
  *	of the table, entry on the list of objects a dispose is releasing.
  *	Protected by @owner's lock.
+ * @created: jiffies at creation, for leak reports.
  * @value: the token type's value.
  * @priv: the per-type state of the other types.
  * @label: NUL-terminated diagnostic label.
@@ -84,10 +87,12 @@ struct kdispose_object {
 	u8 type;
 	u8 state;
 	u8 depth;
+	pid_t tgid;
 	struct kdispose_file *owner;
 	struct kdispose_object *parent;
-	struct list_head children;
-	struct list_head sibling;
+	struct hlist_head children;
+	struct hlist_node sibling;
+	unsigned long created;
 	union {
 		u64 value;
 		void *priv;
@@ -135,6 +140,8 @@ struct kdispose_table {
  * @bytes: memory-buffer bytes charged to this file. Protected by @lock.
  * @mmap_xa: the mappable objects, indexed by their mmap page offset (their
  *	seq). Has its own lock; read under RCU by mmap.
+ * @tgid: the thread group that opened the file, the "fd owner" of traces
+ *	and leak reports.
  */
 struct kdispose_file {
 	struct mutex lock;
@@ -147,6 +154,21 @@ struct kdispose_file {
 	u64 ndisposed;
 	u64 bytes;
 	struct xarray mmap_xa;
+	pid_t tgid;
+};
+
+/**
+ * enum kdispose_via - which entry point asked for a dispose
+ * @KDISPOSE_VIA_IOCTL: KDISPOSE_IOC_DISPOSE.
+ * @KDISPOSE_VIA_BATCH: KDISPOSE_IOC_DISPOSE_BATCH.
+ * @KDISPOSE_VIA_URING: KDISPOSE_URING_CMD_DISPOSE.
+ * @KDISPOSE_VIA_NONBLOCK: or-ed in when the caller must not wait.
+ */
+enum kdispose_via {
+	KDISPOSE_VIA_IOCTL,
+	KDISPOSE_VIA_BATCH,
+	KDISPOSE_VIA_URING,
+	KDISPOSE_VIA_NONBLOCK = 0x100,
 };
 
 /**
@@ -200,7 +222,7 @@ int kdispose_object_create(struct kdispose_file *kf,
 			   const struct kdispose_create *args,
 			   u64 __user *uhandle);
 int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
-			    bool nonblock);
+			    unsigned int via);
 struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
 					       u64 handle);
 struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,

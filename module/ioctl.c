@@ -44,7 +44,7 @@ static long kdispose_ioctl_dispose(struct kdispose_file *kf,
 		return err;
 	if (args.flags || args.pad)
 		return -EINVAL;
-	return kdispose_object_dispose(kf, args.handle, false);
+	return kdispose_object_dispose(kf, args.handle, KDISPOSE_VIA_IOCTL);
 }
 
 static long kdispose_ioctl_query(struct kdispose_file *kf,
@@ -137,7 +137,7 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 			return -EFAULT;
 		for (i = 0; i < n; i++) {
 			results[i] = kdispose_object_dispose(kf, handles[i],
-							    false);
+							    KDISPOSE_VIA_BATCH);
 			if (results[i] == 1)
 				ndisposed++;
 		}

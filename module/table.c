@@ -40,6 +40,8 @@
  *   handle and still live. Holding a reference pins the object's identity:
  *   it cannot be freed and reused until that reference is put.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -48,6 +50,9 @@
 #include <linux/vmalloc.h>
 
 #include "internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 /* The table starts with this many slots and doubles when full. */
 #define KDISPOSE_TABLE_MIN	64
@@ -121,6 +126,7 @@ struct kdispose_file *kdispose_file_alloc(void)
 	mutex_init(&kf->lock);
 	xa_init(&kf->mmap_xa);
 	kf->next_seq = 1;
+	kf->tgid = task_tgid_nr(current);
 	return kf;
 }
 
@@ -235,7 +241,7 @@ static int kdispose_publish_locked(struct kdispose_file *kf,
 			return PTR_ERR(parent);
 		obj->parent = parent;
 		obj->depth = parent->depth + 1;
-		list_add_tail(&obj->sibling, &parent->children);
+		hlist_add_head(&obj->sibling, &parent->children);
 		parent->nchildren++;
 	}
 	if (kdispose_type(obj->type)->mmap)
@@ -251,6 +257,7 @@ static int kdispose_publish_locked(struct kdispose_file *kf,
 
 	kf->nlive[obj->type]++;
 	kdispose_stats_created(obj->type);
+	trace_kdispose_create(obj);
 	return 0;
 }
 
@@ -293,9 +300,11 @@ int kdispose_object_create(struct kdispose_file *kf,
 	obj->parent = NULL;
 	obj->depth = 0;
 	obj->nchildren = 0;
+	obj->tgid = task_tgid_nr(current);
+	obj->created = jiffies;
 	obj->priv = NULL;
-	INIT_LIST_HEAD(&obj->children);
-	INIT_LIST_HEAD(&obj->sibling);
+	INIT_HLIST_HEAD(&obj->children);
+	INIT_HLIST_NODE(&obj->sibling);
 	strscpy_pad(obj->label, args->label, sizeof(obj->label));
 
 	mutex_lock(&kf->lock);
@@ -376,6 +385,34 @@ static void kdispose_unpublish_locked(struct kdispose_file *kf,
 }
 
 /*
+ * The last reference is gone: free the resource and the object. @deferred
+ * tells whether that reference was another user's than the table's.
+ */
+static void kdispose_object_release(struct kdispose_object *obj,
+				    bool deferred)
+{
+	const struct kdispose_type_ops *ops = kdispose_type(obj->type);
+
+	trace_kdispose_release(obj, deferred);
+	if (ops->release)
+		ops->release(obj);
+	kdispose_stats_released(obj->type);
+	kmem_cache_free(kdispose_object_cache, obj);
+}
+
+/**
+ * struct kdispose_taken - objects taken out of a table, to be disposed
+ * @head: the objects, linked by their @sibling, children before parents.
+ * @tail: the last one, where the next is appended.
+ * @count: how many there are, per type.
+ */
+struct kdispose_taken {
+	struct hlist_head head;
+	struct hlist_node *tail;
+	unsigned int count[KDISPOSE_NR_TYPES];
+};
+
+/*
  * Take @root and its descendants out of the table, appending them to @out
  * children first (depth-first, post-order). Iterative: the depth of a tree
  * is bounded, but the stack of a kernel thread is small. Returns the
@@ -384,24 +421,29 @@ static void kdispose_unpublish_locked(struct kdispose_file *kf,
 static unsigned int kdispose_take_tree_locked(struct kdispose_file *kf,
 					      struct kdispose_object *root,
 					      bool disposing,
-					      struct list_head *out)
+					      struct kdispose_taken *out)
 {
 	struct kdispose_object *obj = root, *parent;
 	unsigned int n = 0;
 
 	for (;;) {
-		while (!list_empty(&obj->children))
-			obj = list_first_entry(&obj->children,
-					       struct kdispose_object, sibling);
+		while (!hlist_empty(&obj->children))
+			obj = hlist_entry(obj->children.first,
+					  struct kdispose_object, sibling);
 		parent = obj->parent;
 		if (parent) {
-			list_del(&obj->sibling);
+			hlist_del(&obj->sibling);
 			parent->nchildren--;
 			obj->parent = NULL;
 		}
 		kdispose_unpublish_locked(kf, obj, disposing);
 		/* Ownership of the table's reference moves to @out. */
-		list_add_tail(&obj->sibling, out);
+		if (out->tail)
+			hlist_add_behind(&obj->sibling, out->tail);
+		else
+			hlist_add_head(&obj->sibling, &out->head);
+		out->tail = &obj->sibling;
+		out->count[obj->type]++;
 		if (++n % KDISPOSE_RESCHED_BATCH == 0)
 			cond_resched();
 		if (obj == root)
@@ -412,33 +454,56 @@ static unsigned int kdispose_take_tree_locked(struct kdispose_file *kf,
 
 static void kdispose_report_leak(struct kdispose_object *obj)
 {
-	pr_info_ratelimited("finalized undisposed %s object %#llx \"%s\"\n",
+	char comm[TASK_COMM_LEN] = "(exited)";
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(obj->tgid, &init_pid_ns), PIDTYPE_TGID);
+	if (task)
+		get_task_comm(comm, task);
+	rcu_read_unlock();
+	pr_info_ratelimited("leak: %s object %#llx \"%s\" created by pid %d (%s) %u ms ago was never disposed\n",
 			    kdispose_type(obj->type)->name, obj->handle,
-			    obj->label);
+			    obj->label, obj->tgid, comm,
+			    jiffies_to_msecs(jiffies - obj->created));
 }
 
-/* Run ->dispose on taken objects, in order, and put the table's references. */
-static void kdispose_dispose_list(struct list_head *list, bool disposing)
+/*
+ * Run ->dispose on taken objects, in order, and put the table's references.
+ * @via is the entry point of an explicit dispose, ignored when finalizing.
+ */
+static void kdispose_dispose_taken(struct kdispose_file *kf,
+				   struct kdispose_taken *taken,
+				   bool disposing, unsigned int via)
 {
-	struct kdispose_object *obj, *next;
+	struct kdispose_object *obj;
+	struct hlist_node *next;
 
-	list_for_each_entry_safe(obj, next, list, sibling) {
+	hlist_for_each_entry_safe(obj, next, &taken->head, sibling) {
 		const struct kdispose_type_ops *ops = kdispose_type(obj->type);
 
-		list_del_init(&obj->sibling);
-		if (!disposing && READ_ONCE(kdispose_leak_report))
-			kdispose_report_leak(obj);
+		hlist_del_init(&obj->sibling);
+		if (disposing) {
+			trace_kdispose_dispose(kf, obj->handle, obj, via);
+		} else {
+			trace_kdispose_finalize(obj);
+			if (READ_ONCE(kdispose_leak_report))
+				kdispose_report_leak(obj);
+		}
 		if (ops->dispose)
 			ops->dispose(obj, disposing);
-		kdispose_object_put(obj);
+		if (refcount_dec_and_test(&obj->ref))
+			kdispose_object_release(obj, false);
 	}
+	taken->tail = NULL;
 }
 
 /**
  * kdispose_object_dispose - explicitly dispose an object and its descendants
  * @kf: the owner
  * @handle: the object
- * @nonblock: the caller must not wait (an io_uring command's first try)
+ * @via: the entry point (enum kdispose_via), with KDISPOSE_VIA_NONBLOCK
+ *	when the caller must not wait (an io_uring command's first try)
  *
  * The first dispose of a handle takes the object (and, first, its
  * descendants) out of the table, runs ->dispose(obj, true) on each and drops
@@ -447,16 +512,18 @@ static void kdispose_dispose_list(struct list_head *list, bool disposing)
  * Context: process context. Takes @kf->lock.
  * Return: 1 when this call disposed the object, 0 when it was disposed
  * already, -ENOENT when @handle was never issued by @kf, -EAGAIN when
- * @nonblock is set and the lock is contended or the object has children.
+ * the caller must not wait and the lock is contended or the object has
+ * children.
  */
 int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
-			    bool nonblock)
+			    unsigned int via)
 {
 	struct kdispose_table *table;
-	struct kdispose_object *obj = NULL;
+	bool nonblock = via & KDISPOSE_VIA_NONBLOCK;
+	struct kdispose_taken taken = {};
+	struct kdispose_object *obj;
 	u32 slot = kdispose_handle_slot(handle);
 	u64 seq = kdispose_handle_seq(handle);
-	LIST_HEAD(list);
 
 	if (!nonblock)
 		mutex_lock(&kf->lock);
@@ -472,17 +539,36 @@ int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
 					lockdep_is_held(&kf->lock));
 	if (!obj || obj->handle != handle) {
 		mutex_unlock(&kf->lock);
+		trace_kdispose_dispose(kf, handle, NULL, via);
 		return 0;
 	}
 	if (nonblock && obj->nchildren) {
 		mutex_unlock(&kf->lock);
 		return -EAGAIN;
 	}
-	kdispose_take_tree_locked(kf, obj, true, &list);
+	kdispose_take_tree_locked(kf, obj, true, &taken);
 	mutex_unlock(&kf->lock);
 
-	kdispose_dispose_list(&list, true);
+	kdispose_dispose_taken(kf, &taken, true, via);
 	return 1;
+}
+
+/* One line per released file that held undisposed objects. */
+static void kdispose_report_leak_summary(struct kdispose_file *kf,
+					 unsigned int total,
+					 const unsigned int *count)
+{
+	char buf[128];
+	unsigned int type;
+	int len = 0;
+
+	for (type = 0; type < KDISPOSE_NR_TYPES; type++)
+		if (count[type])
+			len += scnprintf(buf + len, sizeof(buf) - len, "%s%u %s",
+					 len ? ", " : "", count[type],
+					 kdispose_type(type)->name);
+	pr_info_ratelimited("leak: fd of pid %d released with %u undisposed objects: %s\n",
+			    kf->tgid, total, buf);
 }
 
 /**
@@ -498,10 +584,10 @@ int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
  */
 void kdispose_file_release(struct kdispose_file *kf)
 {
+	struct kdispose_taken taken = {};
+	unsigned int n = 0, total = 0;
 	struct kdispose_table *table;
 	struct kdispose_object *obj;
-	unsigned int n = 0;
-	LIST_HEAD(list);
 	u32 slot;
 
 	mutex_lock(&kf->lock);
@@ -511,17 +597,22 @@ void kdispose_file_release(struct kdispose_file *kf)
 						lockdep_is_held(&kf->lock));
 		if (!obj || obj->parent)
 			continue;
-		n += kdispose_take_tree_locked(kf, obj, false, &list);
+		n += kdispose_take_tree_locked(kf, obj, false, &taken);
 		if (n >= KDISPOSE_RESCHED_BATCH) {
 			mutex_unlock(&kf->lock);
-			kdispose_dispose_list(&list, false);
+			kdispose_dispose_taken(kf, &taken, false, 0);
 			cond_resched();
+			total += n;
 			n = 0;
 			mutex_lock(&kf->lock);
 		}
 	}
 	mutex_unlock(&kf->lock);
-	kdispose_dispose_list(&list, false);
+	kdispose_dispose_taken(kf, &taken, false, 0);
+	total += n;
+
+	if (total && READ_ONCE(kdispose_leak_report))
+		kdispose_report_leak_summary(kf, total, taken.count);
 
 	WARN_ON_ONCE(!xa_empty(&kf->mmap_xa));
 	xa_destroy(&kf->mmap_xa);
@@ -636,15 +727,8 @@ void kdispose_object_query(struct kdispose_object *obj,
  */
 void kdispose_object_put(struct kdispose_object *obj)
 {
-	const struct kdispose_type_ops *ops;
-
-	if (!refcount_dec_and_test(&obj->ref))
-		return;
-	ops = kdispose_type(obj->type);
-	if (ops->release)
-		ops->release(obj);
-	kdispose_stats_released(obj->type);
-	kmem_cache_free(kdispose_object_cache, obj);
+	if (refcount_dec_and_test(&obj->ref))
+		kdispose_object_release(obj, true);
 }
 
 /**

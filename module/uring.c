@@ -28,14 +28,17 @@ int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct kdispose_file *kf = ioucmd->file->private_data;
 	struct kdispose_dispose args;
+	unsigned int via;
 
 	switch (ioucmd->cmd_op) {
 	case KDISPOSE_URING_CMD_DISPOSE:
 		memcpy(&args, kdispose_uring_cmd_payload(ioucmd), sizeof(args));
 		if (args.flags || args.pad)
 			return -EINVAL;
-		return kdispose_object_dispose(kf, args.handle,
-					       issue_flags & IO_URING_F_NONBLOCK);
+		via = KDISPOSE_VIA_URING;
+		if (issue_flags & IO_URING_F_NONBLOCK)
+			via |= KDISPOSE_VIA_NONBLOCK;
+		return kdispose_object_dispose(kf, args.handle, via);
 	default:
 		return -EOPNOTSUPP;
 	}
