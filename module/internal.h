@@ -6,6 +6,7 @@
 #ifndef _KDISPOSE_INTERNAL_H
 #define _KDISPOSE_INTERNAL_H
 
+#include <linux/bits.h>
 #include <linux/kdispose.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -23,7 +24,7 @@ struct vm_area_struct;
  * one file from 1 and is never reused, slot indexes the file's dense table.
  */
 #define KDISPOSE_SLOT_BITS	24
-#define KDISPOSE_MAX_SLOTS	(1U << KDISPOSE_SLOT_BITS)
+#define KDISPOSE_MAX_SLOTS	BIT(KDISPOSE_SLOT_BITS)
 #define KDISPOSE_SEQ_MAX	(U64_MAX >> KDISPOSE_SLOT_BITS)
 
 #define KDISPOSE_NR_TYPES	(KDISPOSE_TYPE_GROUP + 1)
@@ -144,7 +145,7 @@ struct kdispose_table {
  *	and leak reports.
  */
 struct kdispose_file {
-	struct mutex lock;
+	struct mutex lock;	/* see above: everything but lookups */
 	struct kdispose_table __rcu *table;
 	u32 *free;
 	u32 nfree;

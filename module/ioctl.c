@@ -137,7 +137,7 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 			return -EFAULT;
 		for (i = 0; i < n; i++) {
 			results[i] = kdispose_object_dispose(kf, handles[i],
-							    KDISPOSE_VIA_BATCH);
+							     KDISPOSE_VIA_BATCH);
 			if (results[i] == 1)
 				ndisposed++;
 		}
@@ -162,17 +162,13 @@ struct kdispose_ioctl_desc {
 	kdispose_ioctl_fn fn;
 };
 
-#define KDISPOSE_IOCTL_DEF(ioctl, func) \
-	[_IOC_NR(ioctl)] = { .cmd = ioctl, .fn = func }
-
 static const struct kdispose_ioctl_desc kdispose_ioctls[] = {
-	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_VERSION, kdispose_ioctl_version),
-	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_CREATE, kdispose_ioctl_create),
-	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_DISPOSE, kdispose_ioctl_dispose),
-	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_QUERY, kdispose_ioctl_query),
-	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_OP, kdispose_ioctl_op),
-	KDISPOSE_IOCTL_DEF(KDISPOSE_IOC_DISPOSE_BATCH,
-			   kdispose_ioctl_dispose_batch),
+	[0x00] = { KDISPOSE_IOC_VERSION, kdispose_ioctl_version },
+	[0x01] = { KDISPOSE_IOC_CREATE, kdispose_ioctl_create },
+	[0x02] = { KDISPOSE_IOC_DISPOSE, kdispose_ioctl_dispose },
+	[0x03] = { KDISPOSE_IOC_QUERY, kdispose_ioctl_query },
+	[0x04] = { KDISPOSE_IOC_OP, kdispose_ioctl_op },
+	[0x05] = { KDISPOSE_IOC_DISPOSE_BATCH, kdispose_ioctl_dispose_batch },
 };
 
 /**
@@ -196,7 +192,8 @@ long kdispose_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 	desc = &kdispose_ioctls[array_index_nospec(nr,
 						   ARRAY_SIZE(kdispose_ioctls))];
-	if (!desc->fn || _IOC_DIR(cmd) != _IOC_DIR(desc->cmd))
+	if (!desc->fn || _IOC_NR(desc->cmd) != nr ||
+	    _IOC_DIR(cmd) != _IOC_DIR(desc->cmd))
 		return -ENOTTY;
 	if (_IOC_SIZE(cmd) < _IOC_SIZE(desc->cmd) ||
 	    (_IOC_DIR(cmd) == _IOC_NONE && _IOC_SIZE(cmd)))

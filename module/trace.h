@@ -34,88 +34,77 @@
 			 { KDISPOSE_VIA_URING, "uring" })
 
 DECLARE_EVENT_CLASS(kdispose_object_class,
-	TP_PROTO(const struct kdispose_object *obj),
-	TP_ARGS(obj),
-	TP_STRUCT__entry(
-		__field(pid_t, owner)
-		__field(u64, handle)
-		__field(unsigned int, kind)
-		__array(char, label, KDISPOSE_LABEL_LEN)
-	),
-	TP_fast_assign(
-		__entry->owner = obj->owner->tgid;
-		__entry->handle = obj->handle;
-		__entry->kind = obj->type;
-		memcpy(__entry->label, obj->label, KDISPOSE_LABEL_LEN);
-	),
-	TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\"",
-		  __entry->owner, __entry->handle,
-		  kdispose_show_kind(__entry->kind), __entry->label)
+		    TP_PROTO(const struct kdispose_object *obj),
+		    TP_ARGS(obj),
+		    TP_STRUCT__entry(__field(pid_t, owner)
+				     __field(u64, handle)
+				     __field(unsigned int, kind)
+				     __array(char, label, KDISPOSE_LABEL_LEN)),
+		    TP_fast_assign(__entry->owner = obj->owner->tgid;
+				   __entry->handle = obj->handle;
+				   __entry->kind = obj->type;
+				   memcpy(__entry->label, obj->label,
+					  KDISPOSE_LABEL_LEN);),
+		    TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\"",
+			      __entry->owner, __entry->handle,
+			      kdispose_show_kind(__entry->kind),
+			      __entry->label)
 );
 
 DEFINE_EVENT(kdispose_object_class, kdispose_create,
-	TP_PROTO(const struct kdispose_object *obj),
-	TP_ARGS(obj)
+	     TP_PROTO(const struct kdispose_object *obj),
+	     TP_ARGS(obj)
 );
 
 DEFINE_EVENT(kdispose_object_class, kdispose_finalize,
-	TP_PROTO(const struct kdispose_object *obj),
-	TP_ARGS(obj)
+	     TP_PROTO(const struct kdispose_object *obj),
+	     TP_ARGS(obj)
 );
 
 TRACE_EVENT(kdispose_dispose,
-	TP_PROTO(const struct kdispose_file *kf, u64 handle,
-		 const struct kdispose_object *obj, unsigned int via),
-	TP_ARGS(kf, handle, obj, via),
-	TP_STRUCT__entry(
-		__field(pid_t, owner)
-		__field(pid_t, caller)
-		__field(u64, handle)
-		__field(unsigned int, kind)
-		__field(unsigned int, via)
-		__field(bool, won)
-		__array(char, label, KDISPOSE_LABEL_LEN)
-	),
-	TP_fast_assign(
-		__entry->owner = kf->tgid;
-		__entry->caller = task_pid_nr(current);
-		__entry->handle = handle;
-		__entry->kind = obj ? obj->type : 0;
-		__entry->via = via & ~KDISPOSE_VIA_NONBLOCK;
-		__entry->won = obj;
-		if (obj)
-			memcpy(__entry->label, obj->label, KDISPOSE_LABEL_LEN);
-		else
-			memset(__entry->label, 0, KDISPOSE_LABEL_LEN);
-	),
-	TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\" via=%s caller=%d won=%d",
-		  __entry->owner, __entry->handle,
-		  kdispose_show_kind(__entry->kind), __entry->label,
-		  kdispose_show_via(__entry->via), __entry->caller,
-		  __entry->won)
+	    TP_PROTO(const struct kdispose_file *kf, u64 handle,
+		     const struct kdispose_object *obj, unsigned int via),
+	    TP_ARGS(kf, handle, obj, via),
+	    TP_STRUCT__entry(__field(pid_t, owner)
+			     __field(pid_t, caller)
+			     __field(u64, handle)
+			     __field(unsigned int, kind)
+			     __field(unsigned int, via)
+			     __field(bool, won)
+			     __array(char, label, KDISPOSE_LABEL_LEN)),
+	    TP_fast_assign(__entry->owner = kf->tgid;
+			   __entry->caller = task_pid_nr(current);
+			   __entry->handle = handle;
+			   __entry->kind = obj ? obj->type : 0;
+			   __entry->via = via & ~KDISPOSE_VIA_NONBLOCK;
+			   __entry->won = obj;
+			   strscpy_pad(__entry->label, obj ? obj->label : "",
+				       KDISPOSE_LABEL_LEN);),
+	    TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\" via=%s caller=%d won=%d",
+		      __entry->owner, __entry->handle,
+		      kdispose_show_kind(__entry->kind), __entry->label,
+		      kdispose_show_via(__entry->via), __entry->caller,
+		      __entry->won)
 );
 
 TRACE_EVENT(kdispose_release,
-	TP_PROTO(const struct kdispose_object *obj, bool deferred),
-	TP_ARGS(obj, deferred),
-	TP_STRUCT__entry(
-		__field(pid_t, owner)
-		__field(u64, handle)
-		__field(unsigned int, kind)
-		__field(bool, deferred)
-		__array(char, label, KDISPOSE_LABEL_LEN)
-	),
-	TP_fast_assign(
-		__entry->owner = obj->owner->tgid;
-		__entry->handle = obj->handle;
-		__entry->kind = obj->type;
-		__entry->deferred = deferred;
-		memcpy(__entry->label, obj->label, KDISPOSE_LABEL_LEN);
-	),
-	TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\" deferred=%d",
-		  __entry->owner, __entry->handle,
-		  kdispose_show_kind(__entry->kind), __entry->label,
-		  __entry->deferred)
+	    TP_PROTO(const struct kdispose_object *obj, bool deferred),
+	    TP_ARGS(obj, deferred),
+	    TP_STRUCT__entry(__field(pid_t, owner)
+			     __field(u64, handle)
+			     __field(unsigned int, kind)
+			     __field(bool, deferred)
+			     __array(char, label, KDISPOSE_LABEL_LEN)),
+	    TP_fast_assign(__entry->owner = obj->owner->tgid;
+			   __entry->handle = obj->handle;
+			   __entry->kind = obj->type;
+			   __entry->deferred = deferred;
+			   memcpy(__entry->label, obj->label,
+				  KDISPOSE_LABEL_LEN);),
+	    TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\" deferred=%d",
+		      __entry->owner, __entry->handle,
+		      kdispose_show_kind(__entry->kind), __entry->label,
+		      __entry->deferred)
 );
 
 #endif /* _KDISPOSE_TRACE_H */
