@@ -20,26 +20,40 @@
  *	returns -EAGAIN and io_uring retries it from a worker.
  *
  * Context: process context (the submitting task or an io_uring worker).
- * Return: the completion's result, as KDISPOSE_IOC_DISPOSE returns it
- * (1, 0 or a negative errno), -EOPNOTSUPP for an unknown command, or
- * -EAGAIN to be retried without IO_URING_F_NONBLOCK.
+ * The command completes here, through io_uring_cmd_done(), with the result
+ * KDISPOSE_IOC_DISPOSE would return (1, 0 or a negative errno) or
+ * -EOPNOTSUPP for an unknown command. Returning that result instead would
+ * not do: the 6.1 io_uring takes a positive return from a worker for "not
+ * completed" and fails the request of an inline one.
+ *
+ * Return: -EIOCBQUEUED (completed), or -EAGAIN to be retried without
+ * IO_URING_F_NONBLOCK.
  */
 int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct kdispose_file *kf = ioucmd->file->private_data;
 	struct kdispose_dispose args;
 	unsigned int via;
+	int ret;
 
 	switch (ioucmd->cmd_op) {
 	case KDISPOSE_URING_CMD_DISPOSE:
 		memcpy(&args, kdispose_uring_cmd_payload(ioucmd), sizeof(args));
-		if (args.flags || args.pad)
-			return -EINVAL;
+		if (args.flags || args.pad) {
+			ret = -EINVAL;
+			break;
+		}
 		via = KDISPOSE_VIA_URING;
 		if (issue_flags & IO_URING_F_NONBLOCK)
 			via |= KDISPOSE_VIA_NONBLOCK;
-		return kdispose_object_dispose(kf, args.handle, via);
+		ret = kdispose_object_dispose(kf, args.handle, via);
+		if (ret == -EAGAIN)
+			return ret;
+		break;
 	default:
-		return -EOPNOTSUPP;
+		ret = -EOPNOTSUPP;
+		break;
 	}
+	io_uring_cmd_done(ioucmd, ret, 0, issue_flags);
+	return -EIOCBQUEUED;
 }
