@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libkdispose: the .NET dispose pattern in C, on top of /dev/kdispose.
+ *
+ * Conventions (liburing's):
+ * - every call returns 0, a count or a positive value, or -errno; errno is
+ *   never the result channel (a failed system call may still change it);
+ * - calls that return a pointer take an "int *err" (may be NULL) and return
+ *   NULL with *err set to -errno on failure;
+ * - nothing aborts on a caller's mistake: bad arguments give -EINVAL, an
+ *   object that is disposed gives -EIDRM (.NET's ObjectDisposedException).
+ *
+ * Memory ownership of objects (struct kd_obj): a constructor returns an
+ * object holding one reference that the caller owns. The context holds a
+ * second one for as long as the object is not disposed (its finalizer list).
+ * kd_obj_ref() and kd_obj_unref() add and drop references; the memory is
+ * freed when the last one goes, never earlier, so a disposed object stays
+ * safe to pass to every call (which then returns -EIDRM or 0). Disposing
+ * does not drop the caller's reference: call kd_obj_unref() after kd_dispose()
+ * (KD_AUTO does both). A caller must hold a reference for the whole of
+ * every call it makes on an object.
+ *
+ * Thread safety: kd_dispose(), kd_dispose_many(), kd_dispose_async(),
+ * kd_obj_ref(), kd_obj_unref(), the kd_handle_*() calls, every kind
+ * operation and the constructors may be called from any thread at any time,
+ * also on one object or one context at once. kd_ctx_close() may race with
+ * all of those except calls that pass the context pointer itself
+ * (constructors, kd_raw_*(), kd_ctx_*()): after kd_ctx_close() starts, the
+ * context pointer is gone for the caller. Contexts share no state.
+ */
+#ifndef KDISPOSE_H
+#define KDISPOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <linux/kdispose.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct io_uring;
+struct io_uring_cqe;
+
+/* An open /dev/kdispose: a table of kernel objects and a finalizer list. */
+struct kd_ctx;
+
+/* A SafeHandle: a reference-counted owner of one kernel handle. */
+struct kd_handle;
+
+struct kd_class;
+
+/**
+ * struct kd_obj - the first member of every object instance
+ * @klass: the object's class (read only).
+ *
+ * A derived class puts this first in its instance struct:
+ *	struct cache { struct kd_obj obj; char *names; };
+ * The library keeps its own state in front of it, in the same allocation.
+ */
+struct kd_obj {
+	const struct kd_class *klass;
+};
+
+/**
+ * struct kd_class - a class: what .NET puts in a type with Dispose(bool)
+ * @name: a name for diagnostics; also the kernel label of kernel objects
+ *	(first 15 bytes).
+ * @size: size of the instance struct (at least the parent's size, and at
+ *	least sizeof(struct kd_obj)); constructors allocate it zeroed.
+ * @parent: the base class, or NULL for kd_object_class.
+ * @dispose: Dispose(bool disposing), or NULL to inherit the parent's. Runs
+ *	exactly once per object, on one thread: from kd_dispose() with
+ *	@disposing true (free your memory and dispose the other objects you
+ *	hold), or from kd_ctx_close() with @disposing false (free your memory
+ *	only: the objects you point to may be finalized already). It must end
+ *	by calling kd_chain_dispose(&this_class, obj, disposing), which runs the
+ *	parent class's dispose; a class that forgets is detected (see
+ *	kd_dispose()). The kernel object of a kind is disposed by the kind's
+ *	own dispose, so it is still usable before the chain-up.
+ *
+ * Classes are constant data; define them "static const".
+ */
+struct kd_class {
+	const char *name;
+	size_t size;
+	const struct kd_class *parent;
+	void (*dispose)(struct kd_obj *obj, bool disposing);
+};
+
+/* The root of every class chain (dispose: nothing; the chain ends here). */
+extern const struct kd_class kd_object_class;
+
+/*
+ * Contexts
+ */
+
+/* kd_ctx_open() flag: never use the io_uring command (see kd_dispose_async) */
+#define KD_CTX_NO_URING		(1U << 0)
+
+/* kd_ctx_features() bits */
+#define KD_FEATURE_BATCH	(1U << 0) /* KDISPOSE_IOC_DISPOSE_BATCH */
+#define KD_FEATURE_URING	(1U << 1) /* the io_uring DISPOSE command */
+#define KD_FEATURE_MSG_RING	(1U << 2) /* IORING_OP_MSG_RING (fallback) */
+
+/*
+ * Opens /dev/kdispose and checks its ABI version (-EPROTONOSUPPORT if it
+ * differs). The caller owns the context: release it with kd_ctx_close().
+ */
+struct kd_ctx *kd_ctx_open(unsigned int flags, int *err);
+
+/*
+ * The finalizer path: every object of @ctx that is not disposed gets its
+ * class's dispose(obj, false), children before parents (reverse creation
+ * order), then the device file is closed and the kernel finalizes its side.
+ * The file is closed when the last safe handle acquired by another thread
+ * is released, at once otherwise. Objects the caller still references stay
+ * allocated (every call on them returns -EIDRM or 0) until kd_obj_unref().
+ * Return: the number of objects finalized, or -EINVAL.
+ */
+int kd_ctx_close(struct kd_ctx *ctx);
+
+/* The device fd (for poll, fdinfo); owned by the context. */
+int kd_ctx_fd(const struct kd_ctx *ctx);
+
+/*
+ * KD_FEATURE_* bits of what the kernel offers; the io_uring bits are probed
+ * once, on a private ring, at the first call. Return: the bits, or -errno.
+ */
+int kd_ctx_features(struct kd_ctx *ctx);
+
+/*
+ * Objects and classes
+ */
+
+/*
+ * Creates an object of @cls that owns no kernel object (its chain must not
+ * contain a kind's class). @owner (or NULL) is an object of the same
+ * context that will own it: disposing the owner disposes it first.
+ * Errors: -EINVAL (bad class, owner of another context), -EIDRM (owner or
+ * context disposed), -ENOMEM.
+ */
+struct kd_obj *kd_obj_new(struct kd_ctx *ctx, const struct kd_class *cls,
+			  struct kd_obj *owner, int *err);
+
+/* Adds a reference; returns @obj. */
+struct kd_obj *kd_obj_ref(struct kd_obj *obj);
+
+/* Drops a reference; the last one frees the memory. Return: 0 or -EINVAL. */
+int kd_obj_unref(struct kd_obj *obj);
+
+/* Return: 1 once dispose or finalization of @obj started, 0 before. */
+int kd_obj_is_disposed(struct kd_obj *obj);
+
+/*
+ * Runs the dispose of @cls's parent class on @obj (base.Dispose(disposing)).
+ * Call it from @cls's own dispose, with the same @disposing.
+ */
+void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
+		      bool disposing);
+
+/*
+ * Dispose(): disposes @obj's children (reverse creation order), runs
+ * dispose(obj, true) of its class chain, then suppresses finalization (the
+ * object leaves the context's finalizer list). Idempotent and thread-safe:
+ * of concurrent calls exactly one runs the chain, the others return 0 at
+ * once (before it ends). The kernel object is disposed by the kind's
+ * dispose, or at the last kd_handle_release() if its handle is acquired.
+ * Return: 1 when this call disposed @obj, 0 when it was disposed already,
+ * -EPROTO when a class of the chain did not chain up exactly once to its
+ * parent (the library ran the rest of the chain: @obj is disposed all the
+ * same), a negative errno of the kernel dispose or of a child's dispose
+ * (@obj is disposed all the same), -EINVAL for a bad pointer.
+ */
+int kd_dispose(struct kd_obj *obj);
+
+/* Close(): the same as kd_dispose(). */
+int kd_close(struct kd_obj *obj);
+
+/*
+ * kd_dispose() on each of @objs (objects of @ctx; duplicates allowed), the
+ * kernel objects of all of them in one KDISPOSE_IOC_DISPOSE_BATCH per
+ * KDISPOSE_BATCH_MAX objects. @results (may be NULL) gets what kd_dispose()
+ * would return for each. Return: how many results are 1, or -EINVAL.
+ */
+int kd_dispose_many(struct kd_ctx *ctx, struct kd_obj *const *objs,
+		    unsigned int n, int *results);
+
+/*
+ * Safe handles (SafeHandle): every object of a kernel kind owns one
+ */
+
+/*
+ * The object's safe handle, or NULL if @obj owns no kernel object. It lives
+ * in the object's memory: hold a reference on the object for as long as
+ * the handle is acquired.
+ */
+struct kd_handle *kd_obj_handle(struct kd_obj *obj);
+
+/*
+ * DangerousAddRef(): keeps the kernel object alive while the caller uses
+ * the raw handle; a dispose meanwhile closes the handle but defers the
+ * kernel dispose to the last kd_handle_release(). Return: 0, -EIDRM when
+ * the handle is closed.
+ */
+int kd_handle_acquire(struct kd_handle *h);
+
+/*
+ * DangerousRelease(). Return: 0; or, when this call dropped the last
+ * reference of a closed handle, what the kernel dispose returned (1 or 0;
+ * 0 as well after kd_ctx_close(), whose file close finalizes it); -EINVAL
+ * when no kd_handle_acquire() is outstanding.
+ */
+int kd_handle_release(struct kd_handle *h);
+
+/*
+ * SafeHandle.Close(): marks the handle closed (acquire fails from now on)
+ * and disposes the kernel object unless the handle is acquired. The object
+ * owning the handle stays alive; its operations return -EIDRM. Return: 1
+ * when this call closed it, 0 if it was closed, or the kernel's -errno.
+ */
+int kd_handle_close(struct kd_handle *h);
+
+/* IsInvalid: true if the handle holds no kernel handle value. */
+bool kd_handle_is_invalid(const struct kd_handle *h);
+
+/* IsClosed: true once the handle is closed (dispose, finalize, close). */
+bool kd_handle_is_closed(const struct kd_handle *h);
+
+/* DangerousGetHandle(): the raw handle; meaningful while acquired. */
+uint64_t kd_handle_value(const struct kd_handle *h);
+
+/*
+ * Kinds: one class and one constructor per kernel object type. @cls is the
+ * kind's class or a class derived from it (NULL: the kind's class). @owner
+ * (or NULL) owns the new object; if it is a kernel object too, it becomes
+ * the kernel parent and stays acquired by the child until the child's
+ * kernel object is disposed, so the kernel cascade never overtakes a
+ * deferred child. Errors: those of kd_obj_new() and the kernel's.
+ */
+extern const struct kd_class kd_token_class;
+extern const struct kd_class kd_memory_class;
+extern const struct kd_class kd_event_class;
+extern const struct kd_class kd_file_class;
+extern const struct kd_class kd_group_class;
+
+struct kd_obj *kd_token_new(struct kd_ctx *ctx, const struct kd_class *cls,
+			    struct kd_obj *owner, uint64_t value, int *err);
+int kd_token_get(struct kd_obj *obj, uint64_t *value);
+int kd_token_set(struct kd_obj *obj, uint64_t value);
+
+struct kd_obj *kd_memory_new(struct kd_ctx *ctx, const struct kd_class *cls,
+			     struct kd_obj *owner, uint64_t size, int *err);
+int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf,
+		   size_t len);
+int kd_memory_write(struct kd_obj *obj, uint64_t offset, const void *buf,
+		    size_t len);
+/*
+ * Maps the whole buffer (MAP_SHARED, read/write); the mapping belongs to the
+ * object and is unmapped by its dispose or finalization, or kd_memory_unmap().
+ * A second call returns the same address. Stores the size in *size if
+ * @size is not NULL.
+ */
+void *kd_memory_map(struct kd_obj *obj, uint64_t *size, int *err);
+int kd_memory_unmap(struct kd_obj *obj);
+
+/* Wait forever in kd_event_wait() */
+#define KD_WAIT_FOREVER		UINT64_MAX
+
+struct kd_obj *kd_event_new(struct kd_ctx *ctx, const struct kd_class *cls,
+			    struct kd_obj *owner, uint64_t flags, int *err);
+int kd_event_signal(struct kd_obj *obj);
+int kd_event_reset(struct kd_obj *obj);
+/*
+ * Waits until the event is signaled, at most @timeout_ns. The wait does not
+ * hold the handle acquired: disposing the event wakes it with -EIDRM.
+ * kd_ctx_close() does not: the file stays open until the wait returns.
+ * Return: 0, -ETIMEDOUT, -EINTR, -EIDRM.
+ */
+int kd_event_wait(struct kd_obj *obj, uint64_t timeout_ns);
+
+/* Pins the open file @fd (ELOOP for a /dev/kdispose file). */
+struct kd_obj *kd_file_new(struct kd_ctx *ctx, const struct kd_class *cls,
+			   struct kd_obj *owner, int fd, int *err);
+/* Installs a new fd for the pinned file (KDISPOSE_FILE_* flags); returns it. */
+int kd_file_install(struct kd_obj *obj, uint64_t flags);
+
+struct kd_obj *kd_group_new(struct kd_ctx *ctx, const struct kd_class *cls,
+			    struct kd_obj *owner, int *err);
+
+/* KDISPOSE_IOC_QUERY on the object's kernel handle. */
+int kd_obj_query(struct kd_obj *obj, struct kdispose_query *q);
+
+/*
+ * Raw kernel handles, no library object: thin wrappers of the ioctls.
+ * A handle disposed here behind a library object's back makes that
+ * object's operations fail with the kernel's -EIDRM.
+ */
+int kd_raw_create(struct kd_ctx *ctx, uint32_t type, uint64_t parent,
+		  uint64_t arg, const char *label, uint64_t *handle);
+/* Return: 1 (disposed by this call), 0 (disposed already), -errno. */
+int kd_raw_dispose(struct kd_ctx *ctx, uint64_t handle);
+/*
+ * KDISPOSE_IOC_DISPOSE_BATCH, KDISPOSE_BATCH_MAX handles per call (one
+ * KDISPOSE_IOC_DISPOSE per handle if the kernel has no batch ioctl).
+ * @results gets one kd_raw_dispose() result per handle. Return: how many
+ * results are 1, or -errno (-EFAULT: results of earlier chunks are valid).
+ */
+int kd_raw_dispose_many(struct kd_ctx *ctx, const uint64_t *handles,
+			unsigned int n, int *results);
+int kd_raw_query(struct kd_ctx *ctx, uint64_t handle,
+		 struct kdispose_query *q);
+/* KDISPOSE_IOC_OP; @args (4 words) in and out. Return: >= 0 or -errno. */
+int kd_raw_op(struct kd_ctx *ctx, uint64_t handle, uint32_t op,
+	      uint64_t *args);
+
+/*
+ * DisposeAsync on io_uring (liburing). Each successful call takes one SQE
+ * of @ring, which the caller submits; exactly one CQE with @user_data
+ * follows, whose result kd_dispose_async_result() reads.
+ *
+ * kd_dispose_async() runs the object's children and class chain at once,
+ * like kd_dispose(), and queues the kernel dispose of its handle as an
+ * IORING_OP_URING_CMD (KDISPOSE_URING_CMD_DISPOSE). When the result is
+ * known without the kernel command (the object was disposed already, owns
+ * no kernel object, its handle is acquired, a class forgot to chain up),
+ * or the kernel has no io_uring DISPOSE command (kd_ctx_features() lacks
+ * KD_FEATURE_URING, or the context was opened with KD_CTX_NO_URING), the
+ * dispose is done through the ioctl at once and the SQE is an
+ * IORING_OP_MSG_RING to @ring itself that posts the CQE with that result.
+ * Submit before kd_ctx_close(): a queued command names the device fd.
+ * Return: 0; -EBUSY (no free SQE; nothing done), -EINVAL (IOPOLL ring, bad
+ * argument), -EOPNOTSUPP (no IORING_OP_MSG_RING: Linux < 5.18), -errno of
+ * the probe.
+ */
+int kd_dispose_async(struct io_uring *ring, struct kd_obj *obj,
+		     uint64_t user_data);
+/* The same for a raw handle of @ctx. */
+int kd_raw_dispose_async(struct io_uring *ring, struct kd_ctx *ctx,
+			 uint64_t handle, uint64_t user_data);
+/*
+ * Return: 1 (disposed by this command), 0 (disposed already: before, by a
+ * kernel parent's cascade), -EPROTO (see kd_dispose), or the kernel's
+ * -errno (-ENOENT, -EBADF if the fd was closed before submission, ...).
+ */
+int kd_dispose_async_result(const struct io_uring_cqe *cqe);
+
+/*
+ * using: scope-bound dispose (systemd's _cleanup_, glib's g_autoptr).
+ *
+ *	KD_AUTO(struct kd_obj) tok = kd_token_new(ctx, NULL, NULL, 1, &err);
+ *
+ * disposes and unreferences the object when tok goes out of scope, unless
+ * KD_TAKE(tok) handed it over first (it returns the pointer and sets the
+ * variable to NULL).
+ */
+static inline void kd_obj_disposep(void *p)
+{
+	struct kd_obj *obj;
+
+	memcpy(&obj, p, sizeof(obj));
+	if (obj) {
+		kd_dispose(obj);
+		kd_obj_unref(obj);
+	}
+}
+
+static inline void kd_ctx_closep(struct kd_ctx **p)
+{
+	if (*p)
+		kd_ctx_close(*p);
+}
+
+#define _cleanup_kd_		__attribute__((cleanup(kd_obj_disposep)))
+#define _cleanup_kd_ctx_	__attribute__((cleanup(kd_ctx_closep)))
+#define KD_AUTO(type)		_cleanup_kd_ type *
+
+#define KD_TAKE(var)					\
+	({						\
+		__typeof__(var) *_kd_pp = &(var);	\
+		__typeof__(var) _kd_p = *_kd_pp;	\
+		*_kd_pp = NULL;				\
+		_kd_p;					\
+	})
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KDISPOSE_H */

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private declarations of libkdispose, shared by its files.
+ *
+ * Everything here is hidden (-fvisibility=hidden); the public API is tagged
+ * KD_EXPORT and listed in libkdispose.map.
+ */
+#ifndef KD_LIB_H
+#define KD_LIB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "kdispose.h"
+
+#define KD_EXPORT	__attribute__((visibility("default")))
+
+/* An intrusive circular doubly linked list; an empty head points to itself. */
+struct kd_list {
+	struct kd_list *prev;
+	struct kd_list *next;
+};
+
+static inline void kd_list_init(struct kd_list *head)
+{
+	head->prev = head;
+	head->next = head;
+}
+
+static inline bool kd_list_empty(const struct kd_list *head)
+{
+	return head->next == head;
+}
+
+static inline void kd_list_add_tail(struct kd_list *head, struct kd_list *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static inline void kd_list_del(struct kd_list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	kd_list_init(n);
+}
+
+#define kd_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * struct kd_ctx - an open /dev/kdispose
+ * @lock: protects @objects, @closing, @features_probed and the owner/child
+ *	links (children, sibling) and the mapping of every object of the
+ *	context. Never held while a class's dispose runs.
+ * @objects: the finalizer list: every object not yet disposed (state
+ *	KD_LIVE, or claimed by a disposer that has not unlinked it yet), in
+ *	creation order. Each entry holds a reference on its object.
+ * @closing: kd_ctx_close() started; constructors fail with -EIDRM.
+ * @fd: the device file.
+ * @flags: KD_CTX_* given to kd_ctx_open().
+ * @features: KD_FEATURE_* bits; the io_uring bits are valid once
+ *	@features_probed is set (read without @lock once set).
+ * @refs: memory references: the caller's (dropped by kd_ctx_close()) and
+ *	one per object allocated.
+ * @fd_users: users of @fd: the caller's (dropped by kd_ctx_close()) and one
+ *	per safe handle whose kernel object is not released yet, plus one per
+ *	event wait in progress. The last one closes @fd.
+ */
+struct kd_ctx {
+	pthread_mutex_t lock;
+	struct kd_list objects;
+	bool closing;
+	int fd;
+	unsigned int flags;
+	atomic_int features;
+	atomic_bool features_probed;
+	atomic_long refs;
+	atomic_long fd_users;
+};
+
+void __kd_ctx_get(struct kd_ctx *ctx);
+void __kd_ctx_put(struct kd_ctx *ctx);
+void __kd_ctx_fd_get(struct kd_ctx *ctx);
+void __kd_ctx_fd_put(struct kd_ctx *ctx);
+int __kd_ctx_features(struct kd_ctx *ctx);
+int __kd_ctx_finalize(struct kd_ctx *ctx);
+int __kd_uring_probe(struct kd_ctx *ctx);
+
+/*
+ * How a safe handle that reaches zero references releases its kernel
+ * object: SYNC through KDISPOSE_IOC_DISPOSE, DEFER by the caller (batch or
+ * io_uring, which then calls __kd_handle_finish()), FINALIZE not at all
+ * (the file close of kd_ctx_close() finalizes it in the kernel).
+ */
+enum kd_mode {
+	KD_MODE_SYNC,
+	KD_MODE_DEFER,
+	KD_MODE_FINALIZE,
+};
+
+/* What __kd_handle_close() did. */
+enum kd_close {
+	KD_CLOSE_NONE,		/* not called (yet) */
+	KD_CLOSE_ALREADY,	/* the handle was closed already */
+	KD_CLOSE_ZERO,		/* closed; the kernel object was released now */
+	KD_CLOSE_DEFERRED,	/* closed; acquired: the last release does it */
+};
+
+/*
+ * struct kd_handle - a safe handle
+ * @state: KD_H_COUNT references (1 for the owner until closed, plus one per
+ *	kd_handle_acquire()), KD_H_CLOSED, KD_H_FINALIZE. The transition of
+ *	the count to 0 happens once and releases the kernel object.
+ * @value: the kernel handle.
+ * @ctx: the context whose file issued @value.
+ * @parent: the kernel parent's safe handle, acquired until this one's
+ *	kernel object is released, or NULL.
+ */
+struct kd_handle {
+	_Atomic uint64_t state;
+	uint64_t value;
+	struct kd_ctx *ctx;
+	struct kd_handle *parent;
+};
+
+#define KD_H_COUNT	0xffffffffULL
+#define KD_H_CLOSED	(1ULL << 32)
+#define KD_H_FINALIZE	(1ULL << 33)
+
+void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx,
+		      uint64_t value, struct kd_handle *parent);
+enum kd_close __kd_handle_close(struct kd_handle *h, enum kd_mode mode,
+				int *kresult);
+void __kd_handle_finish(struct kd_handle *h);
+
+/* Object states (struct kd_obj_priv @state) */
+enum kd_state {
+	KD_LIVE,	/* in the finalizer list */
+	KD_DISPOSING,	/* claimed by kd_dispose() or kd_ctx_close() */
+	KD_DISPOSED,	/* dispose(obj, true) ran */
+	KD_FINALIZED,	/* dispose(obj, false) ran */
+};
+
+/* Deepest class chain: levels 0 (kd_object_class) .. 31 */
+#define KD_CLASS_MAX_DEPTH	31
+
+#define KD_OBJ_MAGIC	0x6b646f62U	/* "kdob" */
+
+/*
+ * struct kd_obj_priv - the library's part of an object, allocated in front
+ * of the public instance (@instance, of klass->size bytes)
+ * @magic: KD_OBJ_MAGIC while allocated.
+ * @state: enum kd_state; LIVE -> DISPOSING is the one claim that decides
+ *	who runs the chain.
+ * @refs: memory references (see kdispose.h).
+ * @ctx: the context (referenced).
+ * @owner: the owning object (referenced), or NULL.
+ * @ctx_link: in ctx->objects while not claimed (ctx->lock).
+ * @sibling: in owner's @children while not claimed (ctx->lock).
+ * @children: owned objects not claimed yet, in creation order (ctx->lock).
+ * @nchildren: entries of @children, changed under ctx->lock but read
+ *	without it by kd_obj_cascade() (see __kd_obj_publish()).
+ * @depth: level of klass in its chain (kd_object_class is level 0).
+ *
+ * Chain state, written only by the thread that claimed the object, while
+ * the chain runs:
+ * @chain_thread: that thread.
+ * @chain_ran: bit n set once the dispose of level n was entered.
+ * @chain_bad: a class did not chain up exactly once, or changed @disposing.
+ * @disposing: the argument of this chain.
+ * @mode: how the kind's dispose releases the kernel object.
+ * @kclose: what the kind's dispose did to the safe handle.
+ * @kresult: the kernel dispose's result when @kclose is KD_CLOSE_ZERO in
+ *	KD_MODE_SYNC.
+ *
+ * Kernel kinds (@type != 0):
+ * @type: enum kdispose_type, or 0 for an object without kernel object.
+ * @handle: the safe handle.
+ * @map: the mapping of a memory buffer, or NULL (ctx->lock).
+ * @map_len: its length.
+ */
+struct kd_obj_priv {
+	uint32_t magic;
+	_Atomic unsigned int state;
+	atomic_long refs;
+	struct kd_ctx *ctx;
+	struct kd_obj *owner;
+	struct kd_list ctx_link;
+	struct kd_list sibling;
+	struct kd_list children;
+	atomic_uint nchildren;
+	unsigned int depth;
+
+	pthread_t chain_thread;
+	uint32_t chain_ran;
+	bool chain_bad;
+	bool disposing;
+	enum kd_mode mode;
+	enum kd_close kclose;
+	int kresult;
+
+	uint32_t type;
+	struct kd_handle handle;
+	void *map;
+	size_t map_len;
+
+	_Alignas(16) unsigned char instance[];
+};
+
+static inline struct kd_obj *kd_priv_obj(struct kd_obj_priv *p)
+{
+	return (struct kd_obj *)p->instance;
+}
+
+struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj);
+struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
+				    const struct kd_class *cls,
+				    struct kd_obj *owner, int *err);
+int __kd_obj_publish(struct kd_obj_priv *p);
+void __kd_obj_destroy(struct kd_obj_priv *p);
+int __kd_obj_dispose(struct kd_obj_priv *p, enum kd_mode mode);
+void __kd_obj_put(struct kd_obj_priv *p);
+bool __kd_class_derives(const struct kd_class *cls,
+			const struct kd_class *base);
+
+extern const struct kd_class __kd_kobj_class;
+
+/* syscall.c: the ioctls, returning -errno */
+int __kd_sys_version(int fd);
+int __kd_sys_create(int fd, struct kdispose_create *c);
+int __kd_sys_dispose(int fd, uint64_t handle);
+int __kd_sys_dispose_batch(int fd, struct kdispose_dispose_batch *b);
+int __kd_sys_query(int fd, struct kdispose_query *q);
+int __kd_sys_op(int fd, struct kdispose_op *op);
+
+#endif /* KD_LIB_H */

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Objects: classes, the dispose chain, the finalizer list and the cascade.
+ *
+ * Lifecycle of an object:
+ *
+ *   create   allocate (refs: caller + finalizer list), then publish: link
+ *            into ctx->objects and the owner's children, under ctx->lock.
+ *   claim    state LIVE -> DISPOSING, one compare-and-swap: the winner
+ *            alone runs what follows; every other disposer returns 0.
+ *   dispose  (kd_dispose) children first, newest first; then the class
+ *            chain with disposing = true; unlink ("SuppressFinalize"), state
+ *            DISPOSED, drop the finalizer list's reference.
+ *   finalize (kd_ctx_close) every object still LIVE is claimed and
+ *            unlinked under ctx->lock, then, outside it, newest first (so
+ *            children before parents) gets the chain with disposing =
+ *            false, state FINALIZED, and loses the list's reference.
+ *   free     the last kd_obj_unref(): drop the owner and the context.
+ *
+ * The chain: dispose(obj, disposing) of the object's class runs first; each
+ * class ends with kd_chain_dispose(), which runs its parent's, down to
+ * kd_object_class (level 0). chain_ran records the levels entered. If the
+ * top-level call returns without level 0 having run, a class forgot to
+ * chain up: the lowest level entered is the culprit, the library runs the
+ * rest of the chain from its parent and reports -EPROTO.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "lib.h"
+
+/* The end of every chain: kd_chain_run() checks that it was reached. */
+static void kd_object_dispose(struct kd_obj *obj __attribute__((unused)),
+			      bool disposing __attribute__((unused)))
+{
+}
+
+KD_EXPORT const struct kd_class kd_object_class = {
+	.name = "kd_object",
+	.size = sizeof(struct kd_obj),
+	.dispose = kd_object_dispose,
+};
+
+static const struct kd_class *kd_class_parent(const struct kd_class *cls)
+{
+	if (cls == &kd_object_class)
+		return NULL;
+	return cls->parent ? cls->parent : &kd_object_class;
+}
+
+/* Return: the level of @cls (kd_object_class: 0), or -EINVAL if invalid. */
+static int kd_class_depth(const struct kd_class *cls)
+{
+	const struct kd_class *parent;
+	int depth = 0;
+
+	for (; cls != &kd_object_class; cls = parent) {
+		parent = kd_class_parent(cls);
+		if (++depth > KD_CLASS_MAX_DEPTH ||
+		    cls->size < sizeof(struct kd_obj) ||
+		    cls->size < parent->size)
+			return -EINVAL;
+	}
+	return depth;
+}
+
+bool __kd_class_derives(const struct kd_class *cls,
+			const struct kd_class *base)
+{
+	for (; cls; cls = kd_class_parent(cls))
+		if (cls == base)
+			return true;
+	return false;
+}
+
+/* The class of @p's chain at @level. */
+static const struct kd_class *kd_class_at(struct kd_obj_priv *p,
+					  unsigned int level)
+{
+	const struct kd_class *cls = kd_priv_obj(p)->klass;
+	unsigned int i;
+
+	for (i = p->depth; i > level; i--)
+		cls = kd_class_parent(cls);
+	return cls;
+}
+
+/* Return: the level of @cls in @p's chain, or -1 if it is not in it. */
+static int kd_class_level(struct kd_obj_priv *p, const struct kd_class *cls)
+{
+	const struct kd_class *c = kd_priv_obj(p)->klass;
+	int level = p->depth;
+
+	for (; c; c = kd_class_parent(c), level--)
+		if (c == cls)
+			return level;
+	return -1;
+}
+
+struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj)
+{
+	struct kd_obj_priv *p;
+
+	if (!obj)
+		return NULL;
+	p = kd_container_of(obj, struct kd_obj_priv, instance);
+	return p->magic == KD_OBJ_MAGIC ? p : NULL;
+}
+
+/*
+ * Allocates an object of @cls for @ctx, not yet visible to kd_ctx_close()
+ * nor to @owner's cascade: __kd_obj_publish() does that, or
+ * __kd_obj_destroy() frees it.
+ */
+struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
+				    const struct kd_class *cls,
+				    struct kd_obj *owner, int *err)
+{
+	struct kd_obj_priv *p, *op = NULL;
+	int depth;
+
+	depth = cls ? kd_class_depth(cls) : -EINVAL;
+	if (!ctx || depth < 0 || cls->size > SIZE_MAX / 2) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (owner) {
+		op = __kd_obj_priv(owner);
+		if (!op || op->ctx != ctx) {
+			*err = -EINVAL;
+			return NULL;
+		}
+	}
+	p = calloc(1, sizeof(*p) + cls->size);
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	p->magic = KD_OBJ_MAGIC;
+	atomic_init(&p->state, KD_LIVE);
+	atomic_init(&p->refs, 2);
+	p->ctx = ctx;
+	__kd_ctx_get(ctx);
+	if (op) {
+		p->owner = owner;
+		atomic_fetch_add(&op->refs, 1);
+	}
+	kd_list_init(&p->ctx_link);
+	kd_list_init(&p->sibling);
+	kd_list_init(&p->children);
+	p->depth = depth;
+	kd_priv_obj(p)->klass = cls;
+	return p;
+}
+
+/*
+ * Return: 0, or -EIDRM when the context is closing or the owner claimed.
+ *
+ * The owner's child count goes up before its state is read, and its claim
+ * (__kd_obj_dispose) sets the state before the count is read, both
+ * sequentially consistent: either this sees the claim and backs out, or
+ * the claimer sees the count and looks for the child under ctx->lock.
+ */
+int __kd_obj_publish(struct kd_obj_priv *p)
+{
+	struct kd_ctx *ctx = p->ctx;
+	struct kd_obj_priv *op = __kd_obj_priv(p->owner);
+	int ret = 0;
+
+	pthread_mutex_lock(&ctx->lock);
+	if (op)
+		atomic_fetch_add(&op->nchildren, 1);
+	if (ctx->closing || (op && atomic_load(&op->state) != KD_LIVE)) {
+		if (op)
+			atomic_fetch_sub(&op->nchildren, 1);
+		ret = -EIDRM;
+	} else {
+		kd_list_add_tail(&ctx->objects, &p->ctx_link);
+		if (op)
+			kd_list_add_tail(&op->children, &p->sibling);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static void kd_obj_free(struct kd_obj_priv *p)
+{
+	struct kd_obj_priv *op = __kd_obj_priv(p->owner);
+	struct kd_ctx *ctx = p->ctx;
+
+	p->magic = 0;
+	free(p);
+	if (op)
+		__kd_obj_put(op);
+	__kd_ctx_put(ctx);
+}
+
+/* Frees an object that __kd_obj_publish() refused or was never given. */
+void __kd_obj_destroy(struct kd_obj_priv *p)
+{
+	kd_obj_free(p);
+}
+
+void __kd_obj_put(struct kd_obj_priv *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) == 1)
+		kd_obj_free(p);
+}
+
+KD_EXPORT struct kd_obj *kd_obj_new(struct kd_ctx *ctx,
+				    const struct kd_class *cls,
+				    struct kd_obj *owner, int *err)
+{
+	struct kd_obj_priv *p;
+	int ret;
+
+	if (cls && __kd_class_derives(cls, &__kd_kobj_class)) {
+		ret = -EINVAL;
+		goto err;
+	}
+	p = __kd_obj_create(ctx, cls, owner, &ret);
+	if (!p)
+		goto err;
+	ret = __kd_obj_publish(p);
+	if (ret) {
+		__kd_obj_destroy(p);
+		goto err;
+	}
+	return kd_priv_obj(p);
+err:
+	if (err)
+		*err = ret;
+	return NULL;
+}
+
+KD_EXPORT struct kd_obj *kd_obj_ref(struct kd_obj *obj)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+
+	if (p)
+		atomic_fetch_add(&p->refs, 1);
+	return obj;
+}
+
+KD_EXPORT int kd_obj_unref(struct kd_obj *obj)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+
+	if (!p)
+		return -EINVAL;
+	__kd_obj_put(p);
+	return 0;
+}
+
+KD_EXPORT int kd_obj_is_disposed(struct kd_obj *obj)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+
+	if (!p)
+		return -EINVAL;
+	return atomic_load(&p->state) != KD_LIVE;
+}
+
+/* Enters the dispose of @cls, at @level of @p's chain. */
+static void kd_chain_call(struct kd_obj_priv *p, const struct kd_class *cls,
+			  unsigned int level)
+{
+	p->chain_ran |= 1U << level;
+	if (cls->dispose)
+		cls->dispose(kd_priv_obj(p), p->disposing);
+	else
+		kd_chain_dispose(cls, kd_priv_obj(p), p->disposing);
+}
+
+KD_EXPORT void kd_chain_dispose(const struct kd_class *cls,
+				struct kd_obj *obj, bool disposing)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+	int level;
+
+	/* Only the thread running @obj's chain may extend it. */
+	if (!p || atomic_load(&p->state) != KD_DISPOSING ||
+	    !pthread_equal(p->chain_thread, pthread_self()))
+		return;
+	level = kd_class_level(p, cls);
+	if (level <= 0 || !(p->chain_ran & (1U << level)) ||
+	    (p->chain_ran & (1U << (level - 1)))) {
+		p->chain_bad = true;
+		return;
+	}
+	if (disposing != p->disposing)
+		p->chain_bad = true;
+	kd_chain_call(p, kd_class_parent(cls), level - 1);
+}
+
+/* Runs @p's class chain. Return: 0, or -EPROTO if a class misbehaved. */
+static int kd_chain_run(struct kd_obj_priv *p, bool disposing,
+			enum kd_mode mode)
+{
+	unsigned int lowest;
+
+	p->chain_thread = pthread_self();
+	p->chain_ran = 0;
+	p->chain_bad = false;
+	p->disposing = disposing;
+	p->mode = disposing ? mode : KD_MODE_FINALIZE;
+	p->kclose = KD_CLOSE_NONE;
+	p->kresult = 0;
+
+	kd_chain_call(p, kd_priv_obj(p)->klass, p->depth);
+	while (!(p->chain_ran & 1)) {
+		/* The lowest level entered did not chain up: finish for it. */
+		lowest = __builtin_ctz(p->chain_ran);
+		p->chain_bad = true;
+		kd_chain_call(p, kd_class_at(p, lowest - 1), lowest - 1);
+	}
+	return p->chain_bad ? -EPROTO : 0;
+}
+
+/*
+ * Unlinks a claimed object from the finalizer list and from its owner.
+ * Context: ctx->lock held.
+ */
+static void kd_obj_unlink_locked(struct kd_obj_priv *p)
+{
+	struct kd_obj_priv *op = __kd_obj_priv(p->owner);
+
+	kd_list_del(&p->ctx_link);
+	if (op && !kd_list_empty(&p->sibling))
+		atomic_fetch_sub(&op->nchildren, 1);
+	kd_list_del(&p->sibling);
+}
+
+/* Disposes @p's children not claimed yet, newest first. */
+static int kd_obj_cascade(struct kd_obj_priv *p)
+{
+	struct kd_obj_priv *c;
+	struct kd_list *pos;
+	int ret = 0, r;
+
+	for (;;) {
+		c = NULL;
+		if (!atomic_load(&p->nchildren))
+			return ret;
+		pthread_mutex_lock(&p->ctx->lock);
+		for (pos = p->children.prev; pos != &p->children;
+		     pos = pos->prev) {
+			c = kd_container_of(pos, struct kd_obj_priv, sibling);
+			if (atomic_load(&c->state) == KD_LIVE) {
+				atomic_fetch_add(&c->refs, 1);
+				break;
+			}
+			c = NULL;
+		}
+		pthread_mutex_unlock(&p->ctx->lock);
+		if (!c)
+			return ret;
+		/*
+		 * A child claimed by another thread meanwhile returns 0 here
+		 * and is left to that thread.
+		 */
+		r = __kd_obj_dispose(c, KD_MODE_SYNC);
+		if (r < 0 && !ret)
+			ret = r;
+		__kd_obj_put(c);
+	}
+}
+
+/*
+ * Dispose() of @p; @mode says how the kind's dispose releases the kernel
+ * object (see enum kd_mode). With KD_MODE_DEFER, a return of 1 with
+ * p->mode still KD_MODE_DEFER and p->kclose == KD_CLOSE_ZERO means the
+ * caller must dispose p->handle.value and then call __kd_handle_finish().
+ * The caller holds a reference on @p.
+ * Return: as kd_dispose().
+ */
+int __kd_obj_dispose(struct kd_obj_priv *p, enum kd_mode mode)
+{
+	unsigned int live = KD_LIVE;
+	int ret, r;
+
+	if (!atomic_compare_exchange_strong(&p->state, &live, KD_DISPOSING))
+		return 0;
+	ret = kd_obj_cascade(p);
+	r = kd_chain_run(p, true, mode);
+	if (r < 0)
+		ret = r;
+	if (ret && p->kclose == KD_CLOSE_ZERO && p->mode == KD_MODE_DEFER) {
+		/* An error is the result: nothing is left to the caller. */
+		p->kresult = __kd_sys_dispose(p->ctx->fd, p->handle.value);
+		__kd_handle_finish(&p->handle);
+		p->mode = KD_MODE_SYNC;
+	}
+	if (!ret && p->kclose == KD_CLOSE_ZERO && p->kresult < 0)
+		ret = p->kresult;
+	pthread_mutex_lock(&p->ctx->lock);
+	kd_obj_unlink_locked(p);
+	pthread_mutex_unlock(&p->ctx->lock);
+	atomic_store(&p->state, KD_DISPOSED);
+	__kd_obj_put(p);
+	return ret ? ret : 1;
+}
+
+KD_EXPORT int kd_dispose(struct kd_obj *obj)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+
+	if (!p)
+		return -EINVAL;
+	return __kd_obj_dispose(p, KD_MODE_SYNC);
+}
+
+KD_EXPORT int kd_close(struct kd_obj *obj)
+{
+	return kd_dispose(obj);
+}
+
+/*
+ * The objects of one kd_dispose_many() chunk whose kernel objects wait for
+ * the batch ioctl.
+ */
+struct kd_batch {
+	unsigned int n;
+	uint64_t handles[KDISPOSE_BATCH_MAX];
+	int results[KDISPOSE_BATCH_MAX];
+	unsigned int index[KDISPOSE_BATCH_MAX];
+};
+
+static void kd_batch_flush(struct kd_ctx *ctx, struct kd_batch *b,
+			   struct kd_obj *const *objs, int *results)
+{
+	struct kd_obj_priv *p;
+	unsigned int i;
+	int ret;
+
+	if (!b->n)
+		return;
+	ret = kd_raw_dispose_many(ctx, b->handles, b->n, b->results);
+	for (i = 0; i < b->n; i++) {
+		p = __kd_obj_priv(objs[b->index[i]]);
+		__kd_handle_finish(&p->handle);
+		if (ret < 0)
+			results[b->index[i]] = ret;
+		else if (b->results[i] < 0)
+			results[b->index[i]] = b->results[i];
+	}
+	b->n = 0;
+}
+
+KD_EXPORT int kd_dispose_many(struct kd_ctx *ctx, struct kd_obj *const *objs,
+			      unsigned int n, int *results)
+{
+	struct kd_obj_priv *p;
+	struct kd_batch *b;
+	unsigned int i;
+	int *res = results;
+	int count = 0;
+
+	if (!ctx || (n && !objs) || n > INT32_MAX)
+		return -EINVAL;
+	b = malloc(sizeof(*b));
+	if (!res)
+		res = calloc(n ? n : 1, sizeof(*res));
+	if (!b || !res) {
+		free(b);
+		if (res != results)
+			free(res);
+		return -ENOMEM;
+	}
+	b->n = 0;
+	for (i = 0; i < n; i++) {
+		p = __kd_obj_priv(objs[i]);
+		if (!p || p->ctx != ctx) {
+			res[i] = -EINVAL;
+			continue;
+		}
+		res[i] = __kd_obj_dispose(p, KD_MODE_DEFER);
+		if (res[i] == 1 && p->kclose == KD_CLOSE_ZERO &&
+		    p->mode == KD_MODE_DEFER) {
+			b->handles[b->n] = p->handle.value;
+			b->index[b->n++] = i;
+			if (b->n == KDISPOSE_BATCH_MAX)
+				kd_batch_flush(ctx, b, objs, res);
+		}
+	}
+	kd_batch_flush(ctx, b, objs, res);
+	for (i = 0; i < n; i++)
+		count += res[i] == 1;
+	free(b);
+	if (res != results)
+		free(res);
+	return count;
+}
+
+/*
+ * The finalizer path of kd_ctx_close(): claims every object not claimed
+ * yet, then runs dispose(obj, false) on each, newest first.
+ * Return: how many objects were finalized.
+ */
+int __kd_ctx_finalize(struct kd_ctx *ctx)
+{
+	struct kd_list claimed, *pos, *prev;
+	struct kd_obj_priv *p;
+	unsigned int live;
+	int n = 0;
+
+	kd_list_init(&claimed);
+	pthread_mutex_lock(&ctx->lock);
+	ctx->closing = true;
+	for (pos = ctx->objects.prev; pos != &ctx->objects; pos = prev) {
+		prev = pos->prev;
+		p = kd_container_of(pos, struct kd_obj_priv, ctx_link);
+		live = KD_LIVE;
+		if (!atomic_compare_exchange_strong(&p->state, &live,
+						    KD_DISPOSING))
+			continue;
+		kd_obj_unlink_locked(p);
+		kd_list_add_tail(&claimed, &p->ctx_link);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+
+	while (!kd_list_empty(&claimed)) {
+		p = kd_container_of(claimed.next, struct kd_obj_priv,
+				    ctx_link);
+		kd_list_del(&p->ctx_link);
+		kd_chain_run(p, false, KD_MODE_FINALIZE);
+		atomic_store(&p->state, KD_FINALIZED);
+		__kd_obj_put(p);
+		n++;
+	}
+	return n;
+}

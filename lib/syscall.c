@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The ioctls of /dev/kdispose, each returning its result or -errno (errno
+ * is read right after the call and never used as a result channel).
+ */
+#include <errno.h>
+#include <sys/ioctl.h>
+
+#include "lib.h"
+
+static int kd_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int __kd_sys_version(int fd)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_VERSION, NULL);
+}
+
+int __kd_sys_create(int fd, struct kdispose_create *c)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_CREATE, c);
+}
+
+int __kd_sys_dispose(int fd, uint64_t handle)
+{
+	struct kdispose_dispose d = { .handle = handle };
+
+	return kd_ioctl(fd, KDISPOSE_IOC_DISPOSE, &d);
+}
+
+int __kd_sys_dispose_batch(int fd, struct kdispose_dispose_batch *b)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_DISPOSE_BATCH, b);
+}
+
+int __kd_sys_query(int fd, struct kdispose_query *q)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_QUERY, q);
+}
+
+int __kd_sys_op(int fd, struct kdispose_op *op)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_OP, op);
+}
