@@ -66,8 +66,8 @@ struct kd_obj {
 
 /**
  * struct kd_class - a class: what .NET puts in a type with Dispose(bool)
- * @name: a name for diagnostics; also the kernel label of kernel objects
- *	(first 15 bytes).
+ * @name: a name for diagnostics; the kernel label (first 15 bytes) of
+ *	kernel objects created without a call site (see "Call-site labels").
  * @size: size of the instance struct (at least the parent's size, and at
  *	least sizeof(struct kd_obj)); constructors allocate it zeroed.
  * @parent: the base class, or NULL for kd_object_class.
@@ -239,6 +239,17 @@ uint64_t kd_handle_value(const struct kd_handle *h);
  * the kernel parent and stays acquired by the child until the child's
  * kernel object is disposed, so the kernel cascade never overtakes a
  * deferred child. Errors: those of kd_obj_new() and the kernel's.
+ *
+ * Call-site labels: each constructor has an _at variant taking the source
+ * @file and @line of its caller, and the plain name is a macro (below)
+ * that passes __FILE__ and __LINE__ to it. The kernel label (shown by
+ * KDISPOSE_IOC_QUERY, the tracepoints and the leak report) is then
+ * "<basename of @file>:<line>", or its last 15 characters when longer, so
+ * that the line number always survives: "parser.c:88"; for
+ * "src/protocol_parser.c" at line 1234, "l_parser.c:1234". With a NULL
+ * @file, and in the plain-name functions (reached through a function
+ * pointer, a parenthesized name, or with KD_NO_CALL_SITE), the label is
+ * the first 15 bytes of the class name: use a derived class to choose one.
  */
 extern const struct kd_class kd_token_class;
 extern const struct kd_class kd_memory_class;
@@ -289,6 +300,40 @@ int kd_file_install(struct kd_obj *obj, uint64_t flags);
 
 struct kd_obj *kd_group_new(struct kd_ctx *ctx, const struct kd_class *cls,
 			    struct kd_obj *owner, int *err);
+
+struct kd_obj *kd_token_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
+			       struct kd_obj *owner, uint64_t value,
+			       const char *file, unsigned int line, int *err);
+struct kd_obj *kd_memory_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
+				struct kd_obj *owner, uint64_t size,
+				const char *file, unsigned int line, int *err);
+struct kd_obj *kd_event_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
+			       struct kd_obj *owner, uint64_t flags,
+			       const char *file, unsigned int line, int *err);
+struct kd_obj *kd_file_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
+			      struct kd_obj *owner, int fd, const char *file,
+			      unsigned int line, int *err);
+struct kd_obj *kd_group_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
+			       struct kd_obj *owner, const char *file,
+			       unsigned int line, int *err);
+
+/*
+ * The constructors label kernel objects with their caller's file and line.
+ * Define KD_NO_CALL_SITE before including this header to keep the class
+ * name as the label instead.
+ */
+#ifndef KD_NO_CALL_SITE
+#define kd_token_new(ctx, cls, owner, value, err) \
+	kd_token_new_at(ctx, cls, owner, value, __FILE__, __LINE__, err)
+#define kd_memory_new(ctx, cls, owner, size, err) \
+	kd_memory_new_at(ctx, cls, owner, size, __FILE__, __LINE__, err)
+#define kd_event_new(ctx, cls, owner, flags, err) \
+	kd_event_new_at(ctx, cls, owner, flags, __FILE__, __LINE__, err)
+#define kd_file_new(ctx, cls, owner, fd, err) \
+	kd_file_new_at(ctx, cls, owner, fd, __FILE__, __LINE__, err)
+#define kd_group_new(ctx, cls, owner, err) \
+	kd_group_new_at(ctx, cls, owner, __FILE__, __LINE__, err)
+#endif
 
 /* KDISPOSE_IOC_QUERY on the object's kernel handle. */
 int kd_obj_query(struct kd_obj *obj, struct kdispose_query *q);

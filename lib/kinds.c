@@ -74,15 +74,42 @@ KD_EXPORT const struct kd_class kd_group_class = {
 };
 
 /*
- * Creates the kernel object, then publishes the library object. The
- * owner's handle, if it has one, is the kernel parent and stays acquired
- * by the new handle.
+ * Writes "<basename of @file>:<line>" into @label (zeroed, of
+ * KDISPOSE_LABEL_LEN bytes), keeping its last KDISPOSE_LABEL_LEN - 1
+ * characters: the line number (at most 10 digits) always fits whole.
  */
-static struct kd_obj *kd_kobj_new(struct kd_ctx *ctx,
-				  const struct kd_class *cls,
-				  const struct kd_class *kind,
-				  struct kd_obj *owner, uint32_t type,
-				  uint64_t arg, int *err)
+static void kd_label_call_site(char *label, const char *file, unsigned int line)
+{
+	const char *base = strrchr(file, '/');
+	char num[11], *n = num + sizeof(num); /* ':' and up to 10 digits */
+	size_t base_len, num_len, keep;
+
+	do {
+		*--n = '0' + line % 10;
+		line /= 10;
+	} while (line);
+	*--n = ':';
+	num_len = num + sizeof(num) - n;
+
+	base = base ? base + 1 : file;
+	base_len = strlen(base);
+	keep = KDISPOSE_LABEL_LEN - 1 - num_len;
+	if (keep > base_len)
+		keep = base_len;
+	memcpy(label, base + base_len - keep, keep);
+	memcpy(label + keep, n, num_len);
+}
+
+/*
+ * Creates the kernel object, labelled with the call site @file:@line, or
+ * with the class name if @file is NULL, then publishes the library
+ * object. The owner's handle, if it has one, is the kernel parent and
+ * stays acquired by the new handle.
+ */
+static struct kd_obj *
+kd_kobj_new(struct kd_ctx *ctx, const struct kd_class *cls,
+	    const struct kd_class *kind, struct kd_obj *owner, uint32_t type,
+	    uint64_t arg, const char *file, unsigned int line, int *err)
 {
 	struct kdispose_create c = { .type = type, .args = { arg } };
 	struct kd_handle *parent = NULL;
@@ -106,7 +133,9 @@ static struct kd_obj *kd_kobj_new(struct kd_ctx *ctx,
 		parent = &op->handle;
 		c.parent = parent->value;
 	}
-	if (cls->name)
+	if (file)
+		kd_label_call_site(c.label, file, line);
+	else if (cls->name)
 		memcpy(c.label, cls->name,
 		       strnlen(cls->name, KDISPOSE_LABEL_LEN - 1));
 	ret = __kd_sys_create(ctx->fd, &c);
@@ -174,13 +203,22 @@ static int kd_kobj_op(struct kd_obj *obj, uint32_t type, uint32_t op,
 	return ret;
 }
 
+KD_EXPORT struct kd_obj *kd_token_new_at(struct kd_ctx *ctx,
+					 const struct kd_class *cls,
+					 struct kd_obj *owner, uint64_t value,
+					 const char *file, unsigned int line,
+					 int *err)
+{
+	return kd_kobj_new(ctx, cls, &kd_token_class, owner,
+			   KDISPOSE_TYPE_TOKEN, value, file, line, err);
+}
+
 KD_EXPORT struct kd_obj *kd_token_new(struct kd_ctx *ctx,
 				      const struct kd_class *cls,
 				      struct kd_obj *owner, uint64_t value,
 				      int *err)
 {
-	return kd_kobj_new(ctx, cls, &kd_token_class, owner,
-			   KDISPOSE_TYPE_TOKEN, value, err);
+	return kd_token_new_at(ctx, cls, owner, value, NULL, 0, err);
 }
 
 KD_EXPORT int kd_token_get(struct kd_obj *obj, uint64_t *value)
@@ -203,13 +241,22 @@ KD_EXPORT int kd_token_set(struct kd_obj *obj, uint64_t value)
 	return kd_kobj_op(obj, KDISPOSE_TYPE_TOKEN, KDISPOSE_OP_TOKEN_SET, args);
 }
 
+KD_EXPORT struct kd_obj *kd_memory_new_at(struct kd_ctx *ctx,
+					  const struct kd_class *cls,
+					  struct kd_obj *owner, uint64_t size,
+					  const char *file, unsigned int line,
+					  int *err)
+{
+	return kd_kobj_new(ctx, cls, &kd_memory_class, owner,
+			   KDISPOSE_TYPE_MEMORY, size, file, line, err);
+}
+
 KD_EXPORT struct kd_obj *kd_memory_new(struct kd_ctx *ctx,
 				       const struct kd_class *cls,
 				       struct kd_obj *owner, uint64_t size,
 				       int *err)
 {
-	return kd_kobj_new(ctx, cls, &kd_memory_class, owner,
-			   KDISPOSE_TYPE_MEMORY, size, err);
+	return kd_memory_new_at(ctx, cls, owner, size, NULL, 0, err);
 }
 
 KD_EXPORT int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf,
@@ -305,13 +352,22 @@ KD_EXPORT int kd_memory_unmap(struct kd_obj *obj)
 	return 0;
 }
 
+KD_EXPORT struct kd_obj *kd_event_new_at(struct kd_ctx *ctx,
+					 const struct kd_class *cls,
+					 struct kd_obj *owner, uint64_t flags,
+					 const char *file, unsigned int line,
+					 int *err)
+{
+	return kd_kobj_new(ctx, cls, &kd_event_class, owner,
+			   KDISPOSE_TYPE_EVENT, flags, file, line, err);
+}
+
 KD_EXPORT struct kd_obj *kd_event_new(struct kd_ctx *ctx,
 				      const struct kd_class *cls,
 				      struct kd_obj *owner, uint64_t flags,
 				      int *err)
 {
-	return kd_kobj_new(ctx, cls, &kd_event_class, owner,
-			   KDISPOSE_TYPE_EVENT, flags, err);
+	return kd_event_new_at(ctx, cls, owner, flags, NULL, 0, err);
 }
 
 KD_EXPORT int kd_event_signal(struct kd_obj *obj)
@@ -356,17 +412,26 @@ KD_EXPORT int kd_event_wait(struct kd_obj *obj, uint64_t timeout_ns)
 	return ret;
 }
 
-KD_EXPORT struct kd_obj *kd_file_new(struct kd_ctx *ctx,
-				     const struct kd_class *cls,
-				     struct kd_obj *owner, int fd, int *err)
+KD_EXPORT struct kd_obj *kd_file_new_at(struct kd_ctx *ctx,
+					const struct kd_class *cls,
+					struct kd_obj *owner, int fd,
+					const char *file, unsigned int line,
+					int *err)
 {
 	if (fd < 0) {
 		if (err)
 			*err = -EBADF;
 		return NULL;
 	}
-	return kd_kobj_new(ctx, cls, &kd_file_class, owner,
-			   KDISPOSE_TYPE_FILE, fd, err);
+	return kd_kobj_new(ctx, cls, &kd_file_class, owner, KDISPOSE_TYPE_FILE,
+			   fd, file, line, err);
+}
+
+KD_EXPORT struct kd_obj *kd_file_new(struct kd_ctx *ctx,
+				     const struct kd_class *cls,
+				     struct kd_obj *owner, int fd, int *err)
+{
+	return kd_file_new_at(ctx, cls, owner, fd, NULL, 0, err);
 }
 
 KD_EXPORT int kd_file_install(struct kd_obj *obj, uint64_t flags)
@@ -377,12 +442,20 @@ KD_EXPORT int kd_file_install(struct kd_obj *obj, uint64_t flags)
 			  args);
 }
 
+KD_EXPORT struct kd_obj *kd_group_new_at(struct kd_ctx *ctx,
+					 const struct kd_class *cls,
+					 struct kd_obj *owner, const char *file,
+					 unsigned int line, int *err)
+{
+	return kd_kobj_new(ctx, cls, &kd_group_class, owner,
+			   KDISPOSE_TYPE_GROUP, 0, file, line, err);
+}
+
 KD_EXPORT struct kd_obj *kd_group_new(struct kd_ctx *ctx,
 				      const struct kd_class *cls,
 				      struct kd_obj *owner, int *err)
 {
-	return kd_kobj_new(ctx, cls, &kd_group_class, owner,
-			   KDISPOSE_TYPE_GROUP, 0, err);
+	return kd_group_new_at(ctx, cls, owner, NULL, 0, err);
 }
 
 KD_EXPORT int kd_obj_query(struct kd_obj *obj, struct kdispose_query *q)

@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+/* The library defines the plain-name constructors: no call-site macros. */
+#define KD_NO_CALL_SITE
 #include "kdispose.h"
 
 #define KD_EXPORT	__attribute__((visibility("default")))

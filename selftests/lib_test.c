@@ -740,7 +740,7 @@ TEST_F(lib, kind_token)
 	EXPECT_EQ(-EINVAL, kd_token_get(tok, NULL));
 	ASSERT_EQ(0, kd_obj_query(tok, &q));
 	EXPECT_EQ(KDISPOSE_TYPE_TOKEN, q.type);
-	EXPECT_STREQ("kd_token", q.label);
+	EXPECT_EQ(0, strncmp("lib_test.c:", q.label, 11));
 }
 
 TEST_F(lib, kind_memory)
@@ -1253,6 +1253,151 @@ TEST(mixed_sync_batch_async_fallback)
 	ASSERT_NE(NULL, ctx);
 	mixed_run(_metadata, ctx);
 	EXPECT_EQ(0, kd_ctx_close(ctx));
+}
+
+/*
+ * Call-site labels: the constructor macros label the kernel object with
+ * "<basename>:<line>" of their caller, truncated from the front to 15
+ * characters; without a call site the label is the class name.
+ */
+TEST_F(lib, label_call_site_every_kind)
+{
+	const char *kind[] = { "token", "memory", "event", "file", "group" };
+	char want[KDISPOSE_LABEL_LEN];
+	struct kd_obj *obj[5] = { NULL };
+	unsigned int line[5];
+	struct kdispose_query q;
+	int err[5] = { 0 };
+	int fd, i;
+
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	line[0] = __LINE__ + 1;
+	obj[0] = kd_token_new(self->ctx, NULL, NULL, 1, &err[0]);
+	line[1] = __LINE__ + 1;
+	obj[1] = kd_memory_new(self->ctx, NULL, NULL, 4096, &err[1]);
+	line[2] = __LINE__ + 1;
+	obj[2] = kd_event_new(self->ctx, NULL, NULL, 0, &err[2]);
+	line[3] = __LINE__ + 1;
+	obj[3] = kd_file_new(self->ctx, NULL, NULL, fd, &err[3]);
+	line[4] = __LINE__ + 1;
+	obj[4] = kd_group_new(self->ctx, NULL, NULL, &err[4]);
+	EXPECT_EQ(0, close(fd));
+
+	for (i = 0; i < 5; i++) {
+		ASSERT_NE(NULL, obj[i])
+			TH_LOG("kd_%s_new: %s", kind[i], strerror(-err[i]));
+		ASSERT_EQ(0, kd_raw_query(self->ctx, handle_of(obj[i]), &q));
+		snprintf(want, sizeof(want), "lib_test.c:%u", line[i]);
+		EXPECT_STREQ(want, q.label) TH_LOG("kind %s", kind[i]);
+	}
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(1, kd_dispose(obj[i]));
+		EXPECT_EQ(0, kd_obj_unref(obj[i]));
+	}
+}
+
+TEST_F(lib, label_call_site_truncated_keeps_line)
+{
+	static const struct {
+		const char *file;
+		unsigned int line;
+		const char *label;
+	} cases[] = {
+		{ "lib_test.c", 88, "lib_test.c:88" },
+		{ "abcdefghijk.c", 9, "abcdefghijk.c:9" },
+		{ "src/protocol_parser.c", 1234, "l_parser.c:1234" },
+		{ "/a/long/path/name_of_a_source_file.c", 88,
+		  "ource_file.c:88" },
+		{ "parser_main.c", 4294967295U, "in.c:4294967295" },
+	};
+	struct kdispose_query q;
+	struct kd_obj *tok;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		tok = kd_token_new_at(self->ctx, NULL, NULL, i, cases[i].file,
+				      cases[i].line, &err);
+		ASSERT_NE(NULL, tok) TH_LOG("%s", strerror(-err));
+		ASSERT_EQ(0, kd_obj_query(tok, &q));
+		EXPECT_STREQ(cases[i].label, q.label)
+			TH_LOG("%s:%u", cases[i].file, cases[i].line);
+		EXPECT_EQ(1, kd_dispose(tok));
+		EXPECT_EQ(0, kd_obj_unref(tok));
+	}
+}
+
+TEST_F(lib, label_class_name_without_call_site)
+{
+	struct kd_obj *(*group_new)(struct kd_ctx *, const struct kd_class *,
+				    struct kd_obj *, int *) = kd_group_new;
+	struct kd_obj *obj[3];
+	const char *want[3] = { "kd_token", "test_a", "kd_group" };
+	struct kdispose_query q;
+	int err = 0, i;
+
+	obj[0] = kd_token_new_at(self->ctx, NULL, NULL, 0, NULL, 0, &err);
+	obj[1] = (kd_token_new)(self->ctx, &test_a_class, NULL, 0, &err);
+	obj[2] = group_new(self->ctx, NULL, NULL, &err);
+	for (i = 0; i < 3; i++) {
+		ASSERT_NE(NULL, obj[i]) TH_LOG("%s", strerror(-err));
+		ASSERT_EQ(0, kd_obj_query(obj[i], &q));
+		EXPECT_STREQ(want[i], q.label);
+	}
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(1, kd_dispose(obj[i]));
+		EXPECT_EQ(0, kd_obj_unref(obj[i]));
+	}
+}
+
+FIXTURE(leak) {
+	struct kd_ctx *ctx;		/* NULL once the test closed it */
+	struct kd_t_param leak_report;	/* saved when the test sets it */
+};
+
+FIXTURE_SETUP(leak)
+{
+	int err = 0;
+
+	self->ctx = kd_ctx_open(0, &err);
+	ASSERT_NE(NULL, self->ctx) TH_LOG("kd_ctx_open: %s", strerror(-err));
+}
+
+FIXTURE_TEARDOWN(leak)
+{
+	EXPECT_EQ(0, kd_t_param_restore(&self->leak_report));
+	if (self->ctx)
+		EXPECT_LE(0, kd_ctx_close(self->ctx));
+}
+
+/* An object left to kd_ctx_close() is reported with its creating line. */
+TEST_F(leak, report_names_call_site)
+{
+	struct kd_obj *mem;
+	unsigned int line;
+	char needle[64];
+	int err = 0, kmsg;
+
+	if (geteuid())
+		SKIP(return, "changing module parameters needs root");
+
+	ASSERT_EQ(0, kd_t_param_set(&self->leak_report, "leak_report", "Y"));
+	kmsg = kd_t_kmsg_open();
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(-kmsg));
+	line = __LINE__ + 1;
+	mem = kd_memory_new(self->ctx, NULL, NULL, 4096, &err);
+	ASSERT_NE(NULL, mem) TH_LOG("kd_memory_new: %s", strerror(-err));
+	EXPECT_EQ(1, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+
+	snprintf(needle, sizeof(needle), "\"lib_test.c:%u\" created by pid %d",
+		 line, getpid());
+	EXPECT_EQ(1, kd_t_kmsg_count(kmsg, "leak: memory object", needle))
+		TH_LOG("one kernel log line with \"leak: memory object\" and %s",
+		       needle);
+	EXPECT_EQ(0, kd_obj_unref(mem));
+	EXPECT_EQ(0, close(kmsg));
 }
 
 TEST_HARNESS_MAIN
