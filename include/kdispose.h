@@ -31,11 +31,11 @@
 #ifndef KDISPOSE_H
 #define KDISPOSE_H
 
+#include <linux/kdispose.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <linux/kdispose.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -98,12 +98,12 @@ extern const struct kd_class kd_object_class;
  */
 
 /* kd_ctx_open() flag: never use the io_uring command (see kd_dispose_async) */
-#define KD_CTX_NO_URING		(1U << 0)
+#define KD_CTX_NO_URING (1U << 0)
 
 /* kd_ctx_features() bits */
-#define KD_FEATURE_BATCH	(1U << 0) /* KDISPOSE_IOC_DISPOSE_BATCH */
-#define KD_FEATURE_URING	(1U << 1) /* the io_uring DISPOSE command */
-#define KD_FEATURE_MSG_RING	(1U << 2) /* IORING_OP_MSG_RING (fallback) */
+#define KD_FEATURE_BATCH (1U << 0) /* KDISPOSE_IOC_DISPOSE_BATCH */
+#define KD_FEATURE_URING (1U << 1) /* the io_uring DISPOSE command */
+#define KD_FEATURE_MSG_RING (1U << 2) /* IORING_OP_MSG_RING (fallback) */
 
 /*
  * Opens /dev/kdispose and checks its ABI version (-EPROTONOSUPPORT if it
@@ -264,8 +264,7 @@ int kd_token_set(struct kd_obj *obj, uint64_t value);
 
 struct kd_obj *kd_memory_new(struct kd_ctx *ctx, const struct kd_class *cls,
 			     struct kd_obj *owner, uint64_t size, int *err);
-int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf,
-		   size_t len);
+int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf, size_t len);
 int kd_memory_write(struct kd_obj *obj, uint64_t offset, const void *buf,
 		    size_t len);
 /*
@@ -278,7 +277,7 @@ void *kd_memory_map(struct kd_obj *obj, uint64_t *size, int *err);
 int kd_memory_unmap(struct kd_obj *obj);
 
 /* Wait forever in kd_event_wait() */
-#define KD_WAIT_FOREVER		UINT64_MAX
+#define KD_WAIT_FOREVER UINT64_MAX
 
 struct kd_obj *kd_event_new(struct kd_ctx *ctx, const struct kd_class *cls,
 			    struct kd_obj *owner, uint64_t flags, int *err);
@@ -355,11 +354,9 @@ int kd_raw_dispose(struct kd_ctx *ctx, uint64_t handle);
  */
 int kd_raw_dispose_many(struct kd_ctx *ctx, const uint64_t *handles,
 			unsigned int n, int *results);
-int kd_raw_query(struct kd_ctx *ctx, uint64_t handle,
-		 struct kdispose_query *q);
+int kd_raw_query(struct kd_ctx *ctx, uint64_t handle, struct kdispose_query *q);
 /* KDISPOSE_IOC_OP; @args (4 words) in and out. Return: >= 0 or -errno. */
-int kd_raw_op(struct kd_ctx *ctx, uint64_t handle, uint32_t op,
-	      uint64_t *args);
+int kd_raw_op(struct kd_ctx *ctx, uint64_t handle, uint32_t op, uint64_t *args);
 
 /*
  * DisposeAsync on io_uring (liburing). Each successful call takes one SQE
@@ -418,16 +415,16 @@ static inline void kd_ctx_closep(struct kd_ctx **p)
 		kd_ctx_close(*p);
 }
 
-#define _cleanup_kd_		__attribute__((cleanup(kd_obj_disposep)))
-#define _cleanup_kd_ctx_	__attribute__((cleanup(kd_ctx_closep)))
-#define KD_AUTO(type)		_cleanup_kd_ type *
+#define _cleanup_kd_ __attribute__((cleanup(kd_obj_disposep)))
+#define _cleanup_kd_ctx_ __attribute__((cleanup(kd_ctx_closep)))
+#define KD_AUTO(type) _cleanup_kd_ type *
 
-#define KD_TAKE(var)					\
-	({						\
-		__typeof__(var) *_kd_pp = &(var);	\
-		__typeof__(var) _kd_p = *_kd_pp;	\
-		*_kd_pp = NULL;				\
-		_kd_p;					\
+#define KD_TAKE(var)                              \
+	({                                        \
+		__typeof__(var) *_kd_pp = &(var); \
+		__typeof__(var) _kd_p = *_kd_pp;  \
+		*_kd_pp = NULL;                   \
+		_kd_p;                            \
 	})
 
 #ifdef __cplusplus

@@ -38,8 +38,8 @@ static void kd_prep_dispose(struct io_uring_sqe *sqe, int fd, uint64_t handle,
 static void kd_prep_result(struct io_uring *ring, struct io_uring_sqe *sqe,
 			   int res, uint64_t user_data)
 {
-	io_uring_prep_msg_ring(sqe, ring->ring_fd, (unsigned int)res,
-			       user_data, 0);
+	io_uring_prep_msg_ring(sqe, ring->ring_fd, (unsigned int)res, user_data,
+			       0);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	sqe->user_data = user_data;
 }
@@ -63,8 +63,8 @@ int __kd_uring_probe(struct kd_ctx *ctx)
 	if (probe) {
 		if (io_uring_opcode_supported(probe, IORING_OP_MSG_RING))
 			features |= KD_FEATURE_MSG_RING;
-		uring_cmd = io_uring_opcode_supported(probe,
-						      IORING_OP_URING_CMD);
+		uring_cmd =
+			io_uring_opcode_supported(probe, IORING_OP_URING_CMD);
 		io_uring_free_probe(probe);
 	}
 	/*

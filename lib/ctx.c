@@ -15,7 +15,7 @@
 
 #include "lib.h"
 
-#define KD_DEVICE	"/dev/kdispose"
+#define KD_DEVICE "/dev/kdispose"
 
 void __kd_ctx_get(struct kd_ctx *ctx)
 {

@@ -24,8 +24,8 @@
  * Context: the safe handle is not shared yet. Takes a reference on the
  * file (dropped by __kd_handle_finish()) and owns @parent's acquisition.
  */
-void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx,
-		      uint64_t value, struct kd_handle *parent)
+void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx, uint64_t value,
+		      struct kd_handle *parent)
 {
 	atomic_init(&h->state, 1);
 	h->value = value;
@@ -136,8 +136,8 @@ KD_EXPORT bool kd_handle_is_invalid(const struct kd_handle *h)
 
 KD_EXPORT bool kd_handle_is_closed(const struct kd_handle *h)
 {
-	return !h || (atomic_load(&((struct kd_handle *)h)->state) &
-		      KD_H_CLOSED);
+	return !h ||
+	       (atomic_load(&((struct kd_handle *)h)->state) & KD_H_CLOSED);
 }
 
 KD_EXPORT uint64_t kd_handle_value(const struct kd_handle *h)

@@ -238,7 +238,8 @@ KD_EXPORT int kd_token_set(struct kd_obj *obj, uint64_t value)
 {
 	uint64_t args[4] = { value };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_TOKEN, KDISPOSE_OP_TOKEN_SET, args);
+	return kd_kobj_op(obj, KDISPOSE_TYPE_TOKEN, KDISPOSE_OP_TOKEN_SET,
+			  args);
 }
 
 KD_EXPORT struct kd_obj *kd_memory_new_at(struct kd_ctx *ctx,
@@ -264,7 +265,8 @@ KD_EXPORT int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf,
 {
 	uint64_t args[4] = { offset, len, (uintptr_t)buf };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_MEMORY, KDISPOSE_OP_MEM_READ, args);
+	return kd_kobj_op(obj, KDISPOSE_TYPE_MEMORY, KDISPOSE_OP_MEM_READ,
+			  args);
 }
 
 KD_EXPORT int kd_memory_write(struct kd_obj *obj, uint64_t offset,

@@ -15,7 +15,7 @@
 #define KD_NO_CALL_SITE
 #include "kdispose.h"
 
-#define KD_EXPORT	__attribute__((visibility("default")))
+#define KD_EXPORT __attribute__((visibility("default")))
 
 /* An intrusive circular doubly linked list; an empty head points to itself. */
 struct kd_list {
@@ -50,7 +50,7 @@ static inline void kd_list_del(struct kd_list *n)
 }
 
 #define kd_container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /*
  * struct kd_ctx - an open /dev/kdispose
@@ -105,10 +105,10 @@ enum kd_mode {
 
 /* What __kd_handle_close() did. */
 enum kd_close {
-	KD_CLOSE_NONE,		/* not called (yet) */
-	KD_CLOSE_ALREADY,	/* the handle was closed already */
-	KD_CLOSE_ZERO,		/* closed; the kernel object was released now */
-	KD_CLOSE_DEFERRED,	/* closed; acquired: the last release does it */
+	KD_CLOSE_NONE, /* not called (yet) */
+	KD_CLOSE_ALREADY, /* the handle was closed already */
+	KD_CLOSE_ZERO, /* closed; the kernel object was released now */
+	KD_CLOSE_DEFERRED, /* closed; acquired: the last release does it */
 };
 
 /*
@@ -128,28 +128,28 @@ struct kd_handle {
 	struct kd_handle *parent;
 };
 
-#define KD_H_COUNT	0xffffffffULL
-#define KD_H_CLOSED	(1ULL << 32)
-#define KD_H_FINALIZE	(1ULL << 33)
+#define KD_H_COUNT 0xffffffffULL
+#define KD_H_CLOSED (1ULL << 32)
+#define KD_H_FINALIZE (1ULL << 33)
 
-void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx,
-		      uint64_t value, struct kd_handle *parent);
+void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx, uint64_t value,
+		      struct kd_handle *parent);
 enum kd_close __kd_handle_close(struct kd_handle *h, enum kd_mode mode,
 				int *kresult);
 void __kd_handle_finish(struct kd_handle *h);
 
 /* Object states (struct kd_obj_priv @state) */
 enum kd_state {
-	KD_LIVE,	/* in the finalizer list */
-	KD_DISPOSING,	/* claimed by kd_dispose() or kd_ctx_close() */
-	KD_DISPOSED,	/* dispose(obj, true) ran */
-	KD_FINALIZED,	/* dispose(obj, false) ran */
+	KD_LIVE, /* in the finalizer list */
+	KD_DISPOSING, /* claimed by kd_dispose() or kd_ctx_close() */
+	KD_DISPOSED, /* dispose(obj, true) ran */
+	KD_FINALIZED, /* dispose(obj, false) ran */
 };
 
 /* Deepest class chain: levels 0 (kd_object_class) .. 31 */
-#define KD_CLASS_MAX_DEPTH	31
+#define KD_CLASS_MAX_DEPTH 31
 
-#define KD_OBJ_MAGIC	0x6b646f62U	/* "kdob" */
+#define KD_OBJ_MAGIC 0x6b646f62U /* "kdob" */
 
 /*
  * struct kd_obj_priv - the library's part of an object, allocated in front

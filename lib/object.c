@@ -64,8 +64,7 @@ static int kd_class_depth(const struct kd_class *cls)
 	return depth;
 }
 
-bool __kd_class_derives(const struct kd_class *cls,
-			const struct kd_class *base)
+bool __kd_class_derives(const struct kd_class *cls, const struct kd_class *base)
 {
 	for (; cls; cls = kd_class_parent(cls))
 		if (cls == base)
@@ -272,8 +271,8 @@ static void kd_chain_call(struct kd_obj_priv *p, const struct kd_class *cls,
 		kd_chain_dispose(cls, kd_priv_obj(p), p->disposing);
 }
 
-KD_EXPORT void kd_chain_dispose(const struct kd_class *cls,
-				struct kd_obj *obj, bool disposing)
+KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
+				bool disposing)
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 	int level;
@@ -520,8 +519,7 @@ int __kd_ctx_finalize(struct kd_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 
 	while (!kd_list_empty(&claimed)) {
-		p = kd_container_of(claimed.next, struct kd_obj_priv,
-				    ctx_link);
+		p = kd_container_of(claimed.next, struct kd_obj_priv, ctx_link);
 		kd_list_del(&p->ctx_link);
 		kd_chain_run(p, false, KD_MODE_FINALIZE);
 		atomic_store(&p->state, KD_FINALIZED);

@@ -56,8 +56,8 @@ KD_EXPORT int kd_raw_dispose_many(struct kd_ctx *ctx, const uint64_t *handles,
 	for (done = 0; done < n; done += b.count) {
 		b.handles = (uintptr_t)(handles + done);
 		b.results = (uintptr_t)(results + done);
-		b.count = n - done < KDISPOSE_BATCH_MAX ?
-			  n - done : KDISPOSE_BATCH_MAX;
+		b.count = n - done < KDISPOSE_BATCH_MAX ? n - done :
+							  KDISPOSE_BATCH_MAX;
 		ret = __kd_sys_dispose_batch(ctx->fd, &b);
 		if (ret < 0)
 			return ret;

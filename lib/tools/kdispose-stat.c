@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEVICE		"/dev/kdispose"
-#define COUNTERS	"/sys/class/misc/kdispose/counters"
+#define DEVICE "/dev/kdispose"
+#define COUNTERS "/sys/class/misc/kdispose/counters"
 
 static const char *const kinds[] = {
 	"token", "memory", "event", "file", "group",
@@ -288,8 +288,8 @@ int main(int argc, char **argv)
 	bool json = false;
 	int only_pid = 0, watch = 0, opt;
 
-	while ((opt = getopt_long(argc, argv, "p:w::jh", longopts,
-				  NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:w::jh", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 'p':
 			only_pid = atoi(optarg);
@@ -342,7 +342,8 @@ int main(int argc, char **argv)
 		}
 		ret = scan(&s, only_pid, &denied);
 		if (ret) {
-			fprintf(stderr, "kdispose-stat: cannot read /proc: %s\n",
+			fprintf(stderr,
+				"kdispose-stat: cannot read /proc: %s\n",
 				strerror(-ret));
 			free(s.owners);
 			return 1;
