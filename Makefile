@@ -17,6 +17,8 @@
 #   T=, TESTS="a b"   selftest programs to run (default: all)
 #   INSMOD_ARGS="..." kdispose.ko parameters in the VM
 #   VM_TIMEOUT=SECS   wall-clock limit of one VM run
+#   KVER=6.12         build in a Debian 13 chroot and boot its 6.12 kernel
+#                     (scripts/kernel-6.12); the default is Debian 12's 6.1
 
 KDISPOSE_CACHE ?= /var/cache/kdispose
 ENV_MK := $(KDISPOSE_CACHE)/env.mk
@@ -27,9 +29,12 @@ ENV_MK := $(KDISPOSE_CACHE)/env.mk
 # changed: always for check, demo and deps, and for building unless KDIR is
 # given (a real machine with its own kernel tree). Otherwise, and for
 # "make clean", env.mk is used if it exists and nothing is installed.
+# Installing and packaging need neither the VM nor a kernel tree.
+NO_DEPS_GOALS := install tools tools-clean dkms-source dkms-install \
+		 packages check-packages
 NEED_DEPS := $(filter check demo deps,$(MAKECMDGOALS))
 ifeq ($(origin KDIR),undefined)
-NEED_DEPS += $(filter-out clean,$(or $(MAKECMDGOALS),all))
+NEED_DEPS += $(filter-out clean $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all))
 endif
 
 ifneq ($(strip $(NEED_DEPS)),)
@@ -41,10 +46,24 @@ else
 -include $(ENV_MK)
 endif
 
+LINUX_SRC ?= $(KDISPOSE_LINUX_SRC)
+
+# KVER=6.12: Debian 13's kernel. Everything is built inside the trixie
+# chroot of scripts/kernel-6.12 (gcc-14, liburing 2.9) from a clean tree,
+# then booted as usual. Switching back to 6.1 needs a "make clean".
+ifeq ($(KVER),6.12)
+KERNEL_612 := scripts/kernel-6.12
+KDIR := $(shell $(KERNEL_612) kdir)
+KERNEL := $(shell $(KERNEL_612) image)
+VM_MODULES := $(shell $(KERNEL_612) moddir)
+BUILD := build-6.12
+else
+BUILD := all
+endif
+
 KDIR ?= $(KDISPOSE_KDIR)
 KERNEL ?= $(KDISPOSE_KERNEL)
 VM_MODULES ?= $(KDISPOSE_MODULES)
-LINUX_SRC ?= $(KDISPOSE_LINUX_SRC)
 TESTS ?= $(T)
 INSMOD_ARGS ?=
 VM_LOAD ?=
@@ -59,7 +78,8 @@ VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
 	 --load "$(VM_LOAD)" --insmod-args "$(INSMOD_ARGS)" \
 	 --timeout "$(VM_TIMEOUT)"
 
-.PHONY: all deps module lib selftests examples check demo clean FORCE
+.PHONY: all deps module lib selftests examples check demo clean build-6.12 \
+	FORCE
 
 all: module lib selftests examples
 
@@ -75,14 +95,21 @@ lib:
 selftests: lib
 	$(MAKE) -C selftests
 
-examples:
+examples: lib
 	$(MAKE) -C examples
 
-check: all
+check: $(BUILD)
 	@$(VM_RUN) --tests "$(TESTS)"
 
-demo: all
-	@$(VM_RUN) --add examples/demo ./demo
+build-6.12:
+	$(KERNEL_612) run --bind $(LINUX_SRC) $(MAKE) KVER= KDIR=$(KDIR) \
+		LINUX_SRC=$(LINUX_SRC) clean all
+
+# The tour of the kernel side, then the library's lifecycle example.
+demo: $(BUILD)
+	@$(VM_RUN) --add examples/demo --add examples/lifecycle \
+		--add selftests/kdispose-stat \
+		'./demo ./kdispose-stat && echo && ./lifecycle'
 
 clean:
 	$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)
@@ -90,3 +117,86 @@ clean:
 	$(if $(wildcard $(LINUX_SRC)),$(MAKE) -C selftests clean)
 	$(MAKE) -C examples clean
 	rm -rf build
+
+# --- Installing and packaging ----------------------------------------------
+#
+#   make install         the library (lib/: headers with the UAPI header,
+#                        pkg-config file, man pages), kdispose-stat and the
+#                        udev rule; PREFIX=/usr/local DESTDIR= (prefix,
+#                        bindir, libdir, includedir, mandir, udevdir too)
+#   make dkms-install    the module's source in /usr/src/kdispose-VERSION,
+#                        then dkms add and install (DKMS_KERNEL=KVER for a
+#                        kernel other than the running one)
+#   make packages        Debian packages from a clean copy of the tree, in
+#                        build/packages (scripts/test-packages --no-test)
+#   make check-packages  the same, then lintian, unpack them into a scratch
+#                        root, link examples/lifecycle through pkg-config,
+#                        build the DKMS tree, run the example in the VM
+#   make lint            checkpatch, sparse, W=1, kernel-doc, clang-format
+#
+# The version comes from debian/changelog, and only from there.
+
+KDISPOSE_VERSION := $(shell \
+	sed -n '1s/^kdispose (\([0-9A-Za-z.+~-]*\)).*/\1/p' debian/changelog)
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+bindir ?= $(prefix)/bin
+udevdir ?= /lib/udev
+DKMS_KERNEL ?=
+DKMS_SRC := /usr/src/kdispose-$(KDISPOSE_VERSION)
+TOOLS_CFLAGS := $(or $(CFLAGS),-O2 -g) -Wall -Wextra -Werror
+
+.PHONY: install tools tools-clean dkms-source dkms-install packages \
+	check-packages lint
+
+build/tools/kdispose-stat: lib/tools/kdispose-stat.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TOOLS_CFLAGS) $(LDFLAGS) -o $@ $<
+
+tools: build/tools/kdispose-stat
+
+tools-clean:
+	rm -rf build/tools
+
+install: tools
+	$(MAKE) -C lib install
+	install -D -m 755 build/tools/kdispose-stat \
+		$(DESTDIR)$(bindir)/kdispose-stat
+	install -D -m 644 scripts/udev/60-kdispose.rules \
+		$(DESTDIR)$(udevdir)/rules.d/60-kdispose.rules
+	install -D -m 644 man/kdispose-stat.1 \
+		$(DESTDIR)$(prefix)/share/man/man1/kdispose-stat.1
+
+# What DKMS needs and nothing else: Kbuild, the module and the UAPI header.
+dkms-source:
+	$(if $(KDISPOSE_VERSION),,$(error no version in debian/changelog))
+	rm -rf $(DESTDIR)$(DKMS_SRC)
+	install -d $(DESTDIR)$(DKMS_SRC)/module \
+		$(DESTDIR)$(DKMS_SRC)/include/uapi/linux
+	install -m 644 Kbuild $(DESTDIR)$(DKMS_SRC)/
+	install -m 644 module/*.c module/*.h $(DESTDIR)$(DKMS_SRC)/module/
+	install -m 644 include/uapi/linux/kdispose.h \
+		$(DESTDIR)$(DKMS_SRC)/include/uapi/linux/
+	sed 's/#MODULE_VERSION#/$(KDISPOSE_VERSION)/' scripts/dkms/dkms.conf \
+		> $(DESTDIR)$(DKMS_SRC)/dkms.conf
+	install -D -m 644 scripts/dkms/modules-load.conf \
+		$(DESTDIR)/usr/lib/modules-load.d/kdispose.conf
+
+# A version added before is removed first: "dkms install" would otherwise
+# keep the module it built then instead of building these sources.
+dkms-install: dkms-source
+	if dkms status -m kdispose -v $(KDISPOSE_VERSION) | grep -q .; then \
+		dkms remove -m kdispose -v $(KDISPOSE_VERSION) --all; \
+	fi
+	dkms add -m kdispose -v $(KDISPOSE_VERSION)
+	dkms install -m kdispose -v $(KDISPOSE_VERSION) \
+		$(if $(DKMS_KERNEL),-k $(DKMS_KERNEL))
+
+packages:
+	scripts/test-packages --no-test --out build/packages
+
+check-packages:
+	scripts/test-packages --lintian --vm --out build/packages
+
+lint:
+	KDIR="$(KDIR)" LINUX_SRC="$(LINUX_SRC)" scripts/lint
