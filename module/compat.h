@@ -29,4 +29,20 @@ kdispose_uring_cmd_payload(const struct io_uring_cmd *ioucmd)
 #endif
 }
 
+/*
+ * vm_flags_set() (6.3) replaced writing vma->vm_flags directly. Called from
+ * ->mmap, with the mmap lock held for writing.
+ */
+#include <linux/mm.h>
+
+static inline void kdispose_vm_flags_set(struct vm_area_struct *vma,
+					 vm_flags_t flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
 #endif /* _KDISPOSE_COMPAT_H */
