@@ -6,6 +6,7 @@
 #   make              build everything (against the Debian kernel headers)
 #   make check        install what is missing, build, boot the VM, run the
 #                     selftests; the last line is "N passed, N failed"
+#   make check-debug  the same on a KASAN/kmemleak/lockdep debug kernel
 #   make demo         the same, running examples/demo instead
 #   make clean
 #
@@ -16,6 +17,7 @@
 #   VM_LOAD="m1 m2"   modules of VM_MODULES to load before kdispose.ko
 #   T=, TESTS="a b"   selftest programs to run (default: all)
 #   INSMOD_ARGS="..." kdispose.ko parameters in the VM
+#   VM_ENV="K=V ..."  environment of the tests in the VM
 #   VM_TIMEOUT=SECS   wall-clock limit of one VM run
 #   KVER=6.12         build in a Debian 13 chroot and boot its 6.12 kernel
 #                     (scripts/kernel-6.12); the default is Debian 12's 6.1
@@ -66,8 +68,10 @@ KERNEL ?= $(KDISPOSE_KERNEL)
 VM_MODULES ?= $(KDISPOSE_MODULES)
 TESTS ?= $(T)
 INSMOD_ARGS ?=
+VM_ENV ?=
 VM_LOAD ?=
 VM_TIMEOUT ?= 600
+DEBUG_VM_TIMEOUT ?= 1800
 
 export KDISPOSE_CACHE
 ifneq ($(LINUX_SRC),)
@@ -75,11 +79,11 @@ export LINUX_SRC
 endif
 
 VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
-	 --load "$(VM_LOAD)" --insmod-args "$(INSMOD_ARGS)" \
+	 --load "$(VM_LOAD)" --insmod-args "$(INSMOD_ARGS)" --env "$(VM_ENV)" \
 	 --timeout "$(VM_TIMEOUT)"
 
-.PHONY: all deps module lib selftests examples check demo clean build-6.12 \
-	FORCE
+.PHONY: all deps module lib selftests examples check check-debug demo clean \
+	build-6.12 FORCE
 
 all: module lib selftests examples
 
@@ -100,6 +104,15 @@ examples: lib
 
 check: $(BUILD)
 	@$(VM_RUN) --tests "$(TESTS)"
+
+# The same suite on a debug kernel (KASAN, kmemleak, lockdep, UBSAN, fault
+# injection) that scripts/debug-kernel builds once from linux-source-6.1 and
+# caches; vm-run fails on any report, and scans for leaks after the rmmod.
+check-debug:
+	scripts/debug-kernel build
+	$(MAKE) check KDIR="$$(scripts/debug-kernel kdir)" \
+		KERNEL="$$(scripts/debug-kernel image)" \
+		VM_TIMEOUT=$(DEBUG_VM_TIMEOUT) VM_ENV="KDISPOSE_SLOW=1 $(VM_ENV)"
 
 build-6.12:
 	$(KERNEL_612) run --bind $(LINUX_SRC) $(MAKE) KVER= KDIR=$(KDIR) \

@@ -78,6 +78,7 @@ static long kdispose_ioctl_op(struct kdispose_file *kf,
 	const struct kdispose_type_ops *ops;
 	struct kdispose_object *obj;
 	struct kdispose_op op;
+	u64 in[ARRAY_SIZE(op.args)];
 	long ret;
 	int err;
 
@@ -89,14 +90,19 @@ static long kdispose_ioctl_op(struct kdispose_file *kf,
 	obj = kdispose_object_lookup(kf, op.handle);
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
+	memcpy(in, op.args, sizeof(in));
 	ops = kdispose_type(obj->type);
 	if (op.op >> 8 != obj->type || !ops->op)
 		ret = -EOPNOTSUPP;
 	else
 		ret = ops->op(obj, &op);
 	kdispose_object_put(obj);
-	/* Only an operation that returns 0 has results in @op.args. */
-	if (ret == 0 &&
+	/*
+	 * Copy back only results: an operation that succeeded and changed
+	 * @op.args. One that returns a new fd changes nothing, so a faulting
+	 * copy can never hide an fd that is already installed.
+	 */
+	if (ret >= 0 && memcmp(in, op.args, sizeof(in)) &&
 	    copy_to_user(uarg, &op, min_t(size_t, usize, sizeof(op))))
 		return -EFAULT;
 	return ret;
@@ -115,8 +121,14 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 {
 	struct kdispose_dispose_batch __user *ubatch = uarg;
 	struct kdispose_dispose_batch args;
-	u64 handles[KDISPOSE_BATCH_CHUNK];
-	s32 results[KDISPOSE_BATCH_CHUNK];
+	/*
+	 * One buffer for both, to keep the stack frame small: result i is
+	 * stored over handle i / 2, which has been read by then.
+	 */
+	union {
+		u64 handles[KDISPOSE_BATCH_CHUNK];
+		s32 results[KDISPOSE_BATCH_CHUNK];
+	} chunk;
 	u64 __user *uhandles;
 	s32 __user *uresults;
 	u32 done, n, i, ndisposed = 0;
@@ -132,17 +144,18 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 
 	for (done = 0; done < args.count; done += n) {
 		n = min_t(u32, args.count - done, KDISPOSE_BATCH_CHUNK);
-		if (copy_from_user(handles, uhandles + done,
-				   n * sizeof(handles[0])))
+		if (copy_from_user(chunk.handles, uhandles + done,
+				   n * sizeof(chunk.handles[0])))
 			return -EFAULT;
 		for (i = 0; i < n; i++) {
-			results[i] = kdispose_object_dispose(kf, handles[i],
-							     KDISPOSE_VIA_BATCH);
-			if (results[i] == 1)
+			err = kdispose_object_dispose(kf, chunk.handles[i],
+						      KDISPOSE_VIA_BATCH);
+			chunk.results[i] = err;
+			if (err == 1)
 				ndisposed++;
 		}
-		if (copy_to_user(uresults + done, results,
-				 n * sizeof(results[0])))
+		if (copy_to_user(uresults + done, chunk.results,
+				 n * sizeof(chunk.results[0])))
 			return -EFAULT;
 	}
 	if (put_user(ndisposed, &ubatch->ndisposed))

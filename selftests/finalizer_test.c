@@ -15,7 +15,7 @@
 #include "kdispose_test.h"
 
 /* Objects the "million objects" test leaves for the finalizer. */
-#define MILLION		1000000
+#define MILLION		((int)kd_t_scaled(1000000))
 
 /* How long the unix garbage collector may take to drop an fd in flight. */
 #define GC_WAIT_MS	10000

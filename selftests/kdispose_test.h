@@ -181,6 +181,20 @@ static inline int kd_t_token_set(int fd, __u64 handle, __u64 value)
 	return kd_t_op(fd, handle, KDISPOSE_OP_TOKEN_SET, args);
 }
 
+/*
+ * kd_t_scaled() - @n, or a tenth of it (at least 1) when KDISPOSE_SLOW is
+ * set: a debug kernel (KASAN, lockdep) under emulation runs about ten times
+ * slower, and the runner gives each program ten times the timeout.
+ */
+static inline unsigned long kd_t_scaled(unsigned long n)
+{
+	const char *slow = getenv("KDISPOSE_SLOW");
+
+	if (!slow || !*slow)
+		return n;
+	return n / 10 ? n / 10 : 1;
+}
+
 /* Monotonic time in nanoseconds. */
 static inline uint64_t kd_t_now_ns(void)
 {

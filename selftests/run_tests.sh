@@ -25,6 +25,10 @@ if [ -r settings ]; then
 		esac
 	done <settings
 fi
+# A debug kernel under emulation is about ten times slower.
+if [ -n "${KDISPOSE_SLOW:-}" ]; then
+	timeout=$((timeout * 10))
+fi
 
 if [ $# -eq 0 ]; then
 	for prog in ./*_test; do

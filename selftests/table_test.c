@@ -12,7 +12,7 @@
 #include "kdispose_test.h"
 
 /* Create/dispose cycles of the "handles are never reused" test. */
-#define CYCLES		100000
+#define CYCLES		((int)kd_t_scaled(100000))
 
 FIXTURE(table)
 {

@@ -236,6 +236,8 @@ struct kdispose_query {
  * @op: in, a KDISPOSE_OP_* of the object's type (EOPNOTSUPP otherwise).
  * @flags: in, must be 0.
  * @args: in/out, per operation (see KDISPOSE_OP_*); unused words must be 0.
+ *	Written back only when the operation succeeded and produced results,
+ *	so a faulting copy-out never hides a side effect (an installed fd).
  *
  * The object is referenced for the whole call: disposing it from another
  * thread meanwhile removes the handle at once, but the resource is released
