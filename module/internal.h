@@ -57,12 +57,13 @@ enum kdispose_state {
  *	per user (an ioctl in progress, a memory mapping, a waiter). Zero while
  *	the object is being created (lookups cannot take a reference yet) and
  *	once it is being freed. The last put calls &kdispose_type_ops.release.
+ * @created: jiffies at creation (truncated: it gives ages up to 49 days),
+ *	for leak reports.
+ * @tgid: the thread group that created the object, for leak reports.
  * @nchildren: number of entries on @children. Protected by @owner's lock.
  * @type: enum kdispose_type.
  * @state: enum kdispose_state. Written under @owner's lock; read without it
  *	by lookups, which hold a reference.
- * @depth: number of ancestors.
- * @tgid: the thread group that created the object, for leak reports.
  * @owner: the file whose table holds (or held) the object. It outlives the
  *	object: everything that references an object also pins the file.
  * @parent: the parent while both are in the table, else NULL. Protected by
@@ -72,7 +73,6 @@ enum kdispose_state {
  * @sibling: entry on the parent's @children while published; once taken out
  *	of the table, entry on the list of objects a dispose is releasing.
  *	Protected by @owner's lock.
- * @created: jiffies at creation, for leak reports.
  * @value: the token type's value.
  * @priv: the per-type state of the other types.
  * @label: NUL-terminated diagnostic label.
@@ -84,16 +84,15 @@ enum kdispose_state {
 struct kdispose_object {
 	u64 handle;
 	refcount_t ref;
-	u32 nchildren;
+	u32 created;
+	pid_t tgid;
+	u16 nchildren;
 	u8 type;
 	u8 state;
-	u8 depth;
-	pid_t tgid;
 	struct kdispose_file *owner;
 	struct kdispose_object *parent;
 	struct hlist_head children;
 	struct hlist_node sibling;
-	unsigned long created;
 	union {
 		u64 value;
 		void *priv;
@@ -224,6 +223,9 @@ int kdispose_object_create(struct kdispose_file *kf,
 			   u64 __user *uhandle);
 int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
 			    unsigned int via);
+unsigned int kdispose_object_dispose_many(struct kdispose_file *kf,
+					  const u64 *handles, s32 *results,
+					  unsigned int n);
 struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
 					       u64 handle);
 struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,

@@ -131,7 +131,7 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 	} chunk;
 	u64 __user *uhandles;
 	s32 __user *uresults;
-	u32 done, n, i, ndisposed = 0;
+	u32 done, n, ndisposed = 0;
 	int err;
 
 	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
@@ -147,13 +147,8 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 		if (copy_from_user(chunk.handles, uhandles + done,
 				   n * sizeof(chunk.handles[0])))
 			return -EFAULT;
-		for (i = 0; i < n; i++) {
-			err = kdispose_object_dispose(kf, chunk.handles[i],
-						      KDISPOSE_VIA_BATCH);
-			chunk.results[i] = err;
-			if (err == 1)
-				ndisposed++;
-		}
+		ndisposed += kdispose_object_dispose_many(kf, chunk.handles,
+							  chunk.results, n);
 		if (copy_to_user(uresults + done, chunk.results,
 				 n * sizeof(chunk.results[0])))
 			return -EFAULT;

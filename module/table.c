@@ -92,8 +92,12 @@ static void kdispose_object_ctor(void *mem)
  */
 int kdispose_cache_init(void)
 {
-	/* The cost of the smallest object, which benchmarks report. */
-	BUILD_BUG_ON(sizeof(struct kdispose_object) > 96);
+	/*
+	 * The cost of the smallest object, which benchmarks report: SLUB
+	 * adds a free pointer after the objects of a SLAB_TYPESAFE_BY_RCU
+	 * cache, so 88 bytes take 96.
+	 */
+	BUILD_BUG_ON(sizeof(struct kdispose_object) > 88);
 
 	kdispose_object_cache =
 		kmem_cache_create("kdispose_object",
@@ -203,6 +207,16 @@ static void kdispose_slot_free_locked(struct kdispose_file *kf, u32 slot)
 	kf->free[kf->nfree++] = slot;
 }
 
+/* The number of ancestors of a published object. */
+static unsigned int kdispose_depth_locked(const struct kdispose_object *obj)
+{
+	unsigned int depth = 0;
+
+	while ((obj = obj->parent))
+		depth++;
+	return depth;
+}
+
 /* Check that @handle names a live object that may become a parent. */
 static struct kdispose_object *
 kdispose_parent_locked(struct kdispose_file *kf, u64 handle)
@@ -221,8 +235,8 @@ kdispose_parent_locked(struct kdispose_file *kf, u64 handle)
 			return ERR_PTR(-ENOENT);
 		return ERR_PTR(-EIDRM);
 	}
-	if (parent->depth + 1 > KDISPOSE_MAX_DEPTH ||
-	    parent->nchildren >= KDISPOSE_MAX_CHILDREN)
+	if (parent->nchildren >= KDISPOSE_MAX_CHILDREN ||
+	    kdispose_depth_locked(parent) + 1 > KDISPOSE_MAX_DEPTH)
 		return ERR_PTR(-EMLINK);
 	return parent;
 }
@@ -243,7 +257,6 @@ static int kdispose_publish_locked(struct kdispose_file *kf,
 		if (IS_ERR(parent))
 			return PTR_ERR(parent);
 		obj->parent = parent;
-		obj->depth = parent->depth + 1;
 		hlist_add_head(&obj->sibling, &parent->children);
 		parent->nchildren++;
 	}
@@ -301,10 +314,9 @@ int kdispose_object_create(struct kdispose_file *kf,
 	obj->type = args->type;
 	obj->owner = kf;
 	obj->parent = NULL;
-	obj->depth = 0;
 	obj->nchildren = 0;
 	obj->tgid = task_tgid_nr(current);
-	obj->created = jiffies;
+	obj->created = (u32)jiffies;
 	obj->priv = NULL;
 	INIT_HLIST_HEAD(&obj->children);
 	INIT_HLIST_NODE(&obj->sibling);
@@ -468,7 +480,7 @@ static void kdispose_report_leak(struct kdispose_object *obj)
 	pr_info_ratelimited("leak: %s object %#llx \"%s\" created by pid %d (%s) %u ms ago was never disposed\n",
 			    kdispose_type(obj->type)->name, obj->handle,
 			    obj->label, obj->tgid, comm,
-			    jiffies_to_msecs(jiffies - obj->created));
+			    jiffies_to_msecs((u32)jiffies - obj->created));
 }
 
 /*
@@ -501,6 +513,34 @@ static void kdispose_dispose_taken(struct kdispose_file *kf,
 	taken->tail = NULL;
 }
 
+/*
+ * The owner decision of a dispose: take the object named by @handle, and
+ * its descendants, out of the table onto @taken. Returns what the dispose
+ * reports (1, 0 or -ENOENT), or -EAGAIN for @nonblock and an object with
+ * children.
+ */
+static int kdispose_take_handle_locked(struct kdispose_file *kf, u64 handle,
+				       bool nonblock,
+				       struct kdispose_taken *taken)
+{
+	struct kdispose_table *table = kdispose_table_locked(kf);
+	u32 slot = kdispose_handle_slot(handle);
+	u64 seq = kdispose_handle_seq(handle);
+	struct kdispose_object *obj;
+
+	if (!seq || !table || slot >= table->size ||
+	    seq > table->slots[slot].seq)
+		return -ENOENT;
+	obj = rcu_dereference_protected(table->slots[slot].obj,
+					lockdep_is_held(&kf->lock));
+	if (!obj || obj->handle != handle)
+		return 0;
+	if (nonblock && obj->nchildren)
+		return -EAGAIN;
+	kdispose_take_tree_locked(kf, obj, true, taken);
+	return 1;
+}
+
 /**
  * kdispose_object_dispose - explicitly dispose an object and its descendants
  * @kf: the owner
@@ -521,39 +561,61 @@ static void kdispose_dispose_taken(struct kdispose_file *kf,
 int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
 			    unsigned int via)
 {
-	struct kdispose_table *table;
-	bool nonblock = via & KDISPOSE_VIA_NONBLOCK;
 	struct kdispose_taken taken = {};
-	struct kdispose_object *obj;
-	u32 slot = kdispose_handle_slot(handle);
-	u64 seq = kdispose_handle_seq(handle);
+	int ret;
 
-	if (!nonblock)
+	if (!(via & KDISPOSE_VIA_NONBLOCK))
 		mutex_lock(&kf->lock);
 	else if (!mutex_trylock(&kf->lock))
 		return -EAGAIN;
-	table = kdispose_table_locked(kf);
-	if (!seq || !table || slot >= table->size ||
-	    seq > table->slots[slot].seq) {
-		mutex_unlock(&kf->lock);
-		return -ENOENT;
-	}
-	obj = rcu_dereference_protected(table->slots[slot].obj,
-					lockdep_is_held(&kf->lock));
-	if (!obj || obj->handle != handle) {
-		mutex_unlock(&kf->lock);
-		trace_kdispose_dispose(kf, handle, NULL, via);
-		return 0;
-	}
-	if (nonblock && obj->nchildren) {
-		mutex_unlock(&kf->lock);
-		return -EAGAIN;
-	}
-	kdispose_take_tree_locked(kf, obj, true, &taken);
+	ret = kdispose_take_handle_locked(kf, handle,
+					  via & KDISPOSE_VIA_NONBLOCK, &taken);
 	mutex_unlock(&kf->lock);
 
+	if (ret == 0)
+		trace_kdispose_dispose(kf, handle, NULL, via);
 	kdispose_dispose_taken(kf, &taken, true, via);
-	return 1;
+	return ret;
+}
+
+/**
+ * kdispose_object_dispose_many - dispose several handles under one lock
+ * @kf: the owner
+ * @handles: the handles
+ * @results: what kdispose_object_dispose() would return for each; may
+ *	overlay @handles as long as result i is stored over handle i or an
+ *	earlier one (each handle is read before its result is written)
+ * @n: how many
+ *
+ * Takes every object, in order, in one hold of the lock, then disposes
+ * them; a duplicate handle gets 1 once and 0 after.
+ *
+ * Context: process context. Takes @kf->lock.
+ * Return: the number of handles this call disposed.
+ */
+unsigned int kdispose_object_dispose_many(struct kdispose_file *kf,
+					  const u64 *handles, s32 *results,
+					  unsigned int n)
+{
+	struct kdispose_taken taken = {};
+	unsigned int i, ndisposed = 0;
+	u64 handle;
+
+	mutex_lock(&kf->lock);
+	for (i = 0; i < n; i++) {
+		handle = handles[i];
+		results[i] = kdispose_take_handle_locked(kf, handle, false,
+							 &taken);
+		if (results[i] == 1)
+			ndisposed++;
+		else if (results[i] == 0)
+			trace_kdispose_dispose(kf, handle, NULL,
+					       KDISPOSE_VIA_BATCH);
+	}
+	mutex_unlock(&kf->lock);
+
+	kdispose_dispose_taken(kf, &taken, true, KDISPOSE_VIA_BATCH);
+	return ndisposed;
 }
 
 /* One line per released file that held undisposed objects. */
@@ -718,7 +780,7 @@ void kdispose_object_query(struct kdispose_object *obj,
 	mutex_lock(&kf->lock);
 	q->parent = obj->parent ? obj->parent->handle : 0;
 	q->nchildren = obj->nchildren;
-	q->depth = obj->depth;
+	q->depth = kdispose_depth_locked(obj);
 	mutex_unlock(&kf->lock);
 }
 

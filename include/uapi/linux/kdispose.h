@@ -54,7 +54,7 @@
 #define KDISPOSE_MAX_DEPTH	32
 
 /* Most direct children one object may have. */
-#define KDISPOSE_MAX_CHILDREN	65536
+#define KDISPOSE_MAX_CHILDREN	65535
 
 /* Most handles one KDISPOSE_IOC_DISPOSE_BATCH call takes. */
 #define KDISPOSE_BATCH_MAX	1024
