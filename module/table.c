@@ -42,6 +42,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ctype.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -277,6 +278,17 @@ static int kdispose_publish_locked(struct kdispose_file *kf,
 	return 0;
 }
 
+/* Keep a user's label as printable ASCII only: it reaches the kernel log. */
+static void kdispose_label_copy(char *label, const char *user)
+{
+	unsigned int i;
+
+	strscpy_pad(label, user, KDISPOSE_LABEL_LEN);
+	for (i = 0; label[i]; i++)
+		if (!isprint(label[i]) || !isascii(label[i]))
+			label[i] = '?';
+}
+
 /**
  * kdispose_object_create - create, initialise and publish a new object
  * @kf: the owner
@@ -320,7 +332,7 @@ int kdispose_object_create(struct kdispose_file *kf,
 	obj->priv = NULL;
 	INIT_HLIST_HEAD(&obj->children);
 	INIT_HLIST_NODE(&obj->sibling);
-	strscpy_pad(obj->label, args->label, sizeof(obj->label));
+	kdispose_label_copy(obj->label, args->label);
 
 	mutex_lock(&kf->lock);
 	err = kdispose_slot_reserve_locked(kf, &handle);

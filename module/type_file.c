@@ -8,18 +8,43 @@
  * object is released. KDISPOSE_OP_FILE_INSTALL gives the caller a new fd
  * for it, O_CLOEXEC unless KDISPOSE_FILE_NO_CLOEXEC is given.
  *
- * A /dev/kdispose file cannot be pinned (ELOOP): the object would keep its
- * own owner, or another owner, alive, and a cycle of owners pinning each
- * other would never reach the release hook that finalizes them. Only that
- * direct cycle is refused: a pinned epoll, io_uring or unix socket file that
- * itself holds a /dev/kdispose file can still close a loop, as it can for
- * any other file that pins files.
+ * Files that can hold references to files of their own are refused
+ * (ELOOP), so that no cycle of references can keep an owner alive and
+ * never reach the release hook that finalizes it:
+ * - a /dev/kdispose file: the object would keep its own owner, or another
+ *   owner, alive;
+ * - a unix socket, which holds the files in flight in it (SCM_RIGHTS): the
+ *   unix garbage collector breaks cycles among sockets only, and would not
+ *   see one that goes through a pinned file;
+ * - an io_uring, which holds its registered files and those of requests in
+ *   flight, with no garbage collector at all.
+ * An epoll file holds no reference to what it watches, and the other files
+ * pin nothing, so they may be pinned.
  */
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/string.h>
+#include <net/sock.h>
 
 #include "internal.h"
+
+/* Whether @file may hold references to other files (see above). */
+static bool kdispose_pinned_may_cycle(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+
+	if (file->f_op == &kdispose_fops)
+		return true;
+	if (sock && sock->sk && sock->sk->sk_family == AF_UNIX)
+		return true;
+	/* io_uring exports no test of its own: its files are "[io_uring]". */
+	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
+	       !strcmp(file->f_path.dentry->d_name.name, "[io_uring]");
+}
 
 static int kdispose_pinned_init(struct kdispose_object *obj,
 				const struct kdispose_create *args)
@@ -35,7 +60,7 @@ static int kdispose_pinned_init(struct kdispose_object *obj,
 	file = fget(fd);
 	if (!file)
 		return -EBADF;
-	if (file->f_op == &kdispose_fops) {
+	if (kdispose_pinned_may_cycle(file)) {
 		fput(file);
 		return -ELOOP;
 	}

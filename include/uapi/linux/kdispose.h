@@ -35,7 +35,9 @@
  *              reused, so the file can create no more objects.
  * EMLINK       the parent is KDISPOSE_MAX_DEPTH deep already, or has
  *              KDISPOSE_MAX_CHILDREN children.
- * ELOOP        a pinned file would pin a /dev/kdispose file.
+ * ELOOP        a pinned file would be a file that can hold references to
+ *              files (a /dev/kdispose file, a unix socket, an io_uring),
+ *              through which a cycle could keep an owner alive.
  * ENOMEM       out of memory (or over the memory cgroup limit).
  */
 #ifndef _UAPI_LINUX_KDISPOSE_H
@@ -98,7 +100,10 @@ enum kdispose_type {
  * @handle: out, the new object's handle: never 0, larger than every handle
  *	the file issued before, never reused for the life of the file.
  * @args: in, per type (see enum kdispose_type); unused words must be 0.
- * @label: in, a NUL-padded name for diagnostics (fdinfo, leak reports).
+ * @label: in, a NUL-padded name for diagnostics (traces, leak reports).
+ *	Kept up to the first NUL, at most KDISPOSE_LABEL_LEN - 1 bytes, with
+ *	every byte that is not printable ASCII replaced by '?', so a label
+ *	cannot forge lines in the kernel log.
  *
  * The object is published only after @handle has been written to user
  * space: if that write fails the object is destroyed and the call fails
