@@ -7,6 +7,7 @@
 #   make check        install what is missing, build, boot the VM, run the
 #                     selftests; the last line is "N passed, N failed"
 #   make check-debug  the same on a KASAN/kmemleak/lockdep debug kernel
+#   make check-in-tree  the selftests built and run from inside a kernel tree
 #   make demo         the same, running examples/demo instead
 #   make clean
 #
@@ -34,7 +35,7 @@ ENV_MK := $(KDISPOSE_CACHE)/env.mk
 # Installing and packaging need neither the VM nor a kernel tree.
 NO_DEPS_GOALS := install tools tools-clean dkms-source dkms-install \
 		 packages check-packages
-NEED_DEPS := $(filter check demo deps,$(MAKECMDGOALS))
+NEED_DEPS := $(filter check check-debug check-in-tree demo deps,$(MAKECMDGOALS))
 ifeq ($(origin KDIR),undefined)
 NEED_DEPS += $(filter-out clean $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all))
 endif
@@ -82,8 +83,8 @@ VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
 	 --load "$(VM_LOAD)" --insmod-args "$(INSMOD_ARGS)" --env "$(VM_ENV)" \
 	 --timeout "$(VM_TIMEOUT)"
 
-.PHONY: all deps module lib selftests examples check check-debug demo clean \
-	build-6.12 FORCE
+.PHONY: all deps module lib selftests examples check check-debug \
+	check-in-tree demo clean build-6.12 FORCE
 
 all: module lib selftests examples
 
@@ -113,6 +114,12 @@ check-debug:
 	$(MAKE) check KDIR="$$(scripts/debug-kernel kdir)" \
 		KERNEL="$$(scripts/debug-kernel image)" \
 		VM_TIMEOUT=$(DEBUG_VM_TIMEOUT) VM_ENV="KDISPOSE_SLOW=1 $(VM_ENV)"
+
+# The selftests as a kernel developer runs them: linked into a scratch view
+# of linux-source-6.1 as tools/testing/selftests/drivers/kdispose, built and
+# installed by its kselftest Makefile, run by its run_kselftest.sh in the VM.
+check-in-tree:
+	scripts/ksft-in-tree --tests "$(TESTS)" --timeout $(VM_TIMEOUT)
 
 build-6.12:
 	$(KERNEL_612) run --bind $(LINUX_SRC) $(MAKE) KVER= KDIR=$(KDIR) \
