@@ -8,6 +8,7 @@
 #                     selftests; the last line is "N passed, N failed"
 #   make check-debug  the same on a KASAN/kmemleak/lockdep debug kernel
 #   make check-in-tree  the selftests built and run from inside a kernel tree
+#   make bench        the benchmarks in the VM, with vgem (build/bench.tsv)
 #   make demo         the same, running examples/demo instead
 #   make clean
 #
@@ -35,7 +36,8 @@ ENV_MK := $(KDISPOSE_CACHE)/env.mk
 # Installing and packaging need neither the VM nor a kernel tree.
 NO_DEPS_GOALS := install tools tools-clean dkms-source dkms-install \
 		 packages check-packages
-NEED_DEPS := $(filter check check-debug check-in-tree demo deps,$(MAKECMDGOALS))
+NEED_DEPS := $(filter check check-debug check-in-tree demo bench deps,\
+		   $(MAKECMDGOALS))
 ifeq ($(origin KDIR),undefined)
 NEED_DEPS += $(filter-out clean $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all))
 endif
@@ -84,7 +86,7 @@ VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
 	 --timeout "$(VM_TIMEOUT)"
 
 .PHONY: all deps module lib selftests examples check check-debug \
-	check-in-tree demo clean build-6.12 FORCE
+	check-in-tree bench demo clean build-6.12 FORCE
 
 all: module lib selftests examples
 
@@ -115,6 +117,13 @@ check-debug:
 		KERNEL="$$(scripts/debug-kernel image)" \
 		VM_TIMEOUT=$(DEBUG_VM_TIMEOUT) VM_ENV="KDISPOSE_SLOW=1 $(VM_ENV)"
 
+# Benchmarks are not tests: ratios measured side by side in one VM run
+# (Documentation/benchmarks.md). make check runs them once, tiny, so that
+# the program cannot rot (selftests/bench_smoke.sh).
+bench: module lib
+	@scripts/bench/run --ko kdispose.ko --kernel "$(KERNEL)" \
+		--modules "$(VM_MODULES)" --timeout "$(VM_TIMEOUT)"
+
 # The selftests as a kernel developer runs them: linked into a scratch view
 # of linux-source-6.1 as tools/testing/selftests/drivers/kdispose, built and
 # installed by its kselftest Makefile, run by its run_kselftest.sh in the VM.
@@ -136,6 +145,7 @@ clean:
 	$(if $(wildcard lib/Makefile),$(MAKE) -C lib clean)
 	$(if $(wildcard $(LINUX_SRC)),$(MAKE) -C selftests clean)
 	$(MAKE) -C examples clean
+	$(MAKE) -C scripts/bench clean
 	rm -rf build
 
 # --- Installing and packaging ----------------------------------------------
