@@ -134,11 +134,12 @@ build-6.12:
 	$(KERNEL_612) run --bind $(LINUX_SRC) $(MAKE) KVER= KDIR=$(KDIR) \
 		LINUX_SRC=$(LINUX_SRC) clean all
 
-# The tour of the kernel side, then the library's lifecycle example.
+# The library's lifecycle example, then the tour of the kernel side, which
+# ends with kdispose-stat and a forgotten object finalized at close.
 demo: $(BUILD)
 	@$(VM_RUN) --add examples/demo --add examples/lifecycle \
 		--add selftests/kdispose-stat \
-		'./demo ./kdispose-stat && echo && ./lifecycle'
+		'./lifecycle && echo && ./demo ./kdispose-stat'
 
 clean:
 	$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)
