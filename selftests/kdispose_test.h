@@ -233,6 +233,26 @@ static inline int kd_t_read_file(const char *path, char *buf, size_t size)
 }
 
 /*
+ * kd_t_write_file() - write the string @value to the file @path (sysfs,
+ * tracefs, procfs).
+ * Return: 0 or -errno.
+ */
+static inline int kd_t_write_file(const char *path, const char *value)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+/*
  * Module-wide counters, one row for all objects and one per type: rows are
  * indexed by enum kdispose_type, row 0 (KD_T_ALL) is the "all" line.
  */
@@ -450,18 +470,9 @@ static inline int kd_t_param_read(const char *name, char *buf, size_t size)
 static inline int kd_t_param_write(const char *name, const char *value)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), KD_T_PARAMS "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n < 0 ? (int)n : 0;
+	return kd_t_write_file(path, value);
 }
 
 /*
