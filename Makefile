@@ -9,6 +9,7 @@
 #   make check-debug  the same on a KASAN/kmemleak/lockdep debug kernel
 #   make check-in-tree  the selftests built and run from inside a kernel tree
 #   make bench        the benchmarks in the VM, with vgem (build/bench.tsv)
+#   make fuzz         a long seeded fuzzing run (FUZZ_OPS=, FUZZ_SEED=)
 #   make demo         the same, running examples/demo instead
 #   make clean
 #
@@ -36,7 +37,7 @@ ENV_MK := $(KDISPOSE_CACHE)/env.mk
 # Installing and packaging need neither the VM nor a kernel tree.
 NO_DEPS_GOALS := install tools tools-clean dkms-source dkms-install \
 		 packages check-packages
-NEED_DEPS := $(filter check check-debug check-in-tree demo bench deps,\
+NEED_DEPS := $(filter check check-debug check-in-tree demo bench fuzz deps,\
 		   $(MAKECMDGOALS))
 ifeq ($(origin KDIR),undefined)
 NEED_DEPS += $(filter-out clean $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all))
@@ -86,7 +87,7 @@ VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
 	 --timeout "$(VM_TIMEOUT)"
 
 .PHONY: all deps module lib selftests examples check check-debug \
-	check-in-tree bench demo clean build-6.12 FORCE
+	check-in-tree bench fuzz demo clean build-6.12 FORCE
 
 all: module lib selftests examples
 
@@ -123,6 +124,14 @@ check-debug:
 bench: module lib
 	@scripts/bench/run --ko kdispose.ko --kernel "$(KERNEL)" \
 		--modules "$(VM_MODULES)" --timeout "$(VM_TIMEOUT)"
+
+# A long run of the seeded fuzzer (the default suite runs a short one):
+# FUZZ_OPS operations, FUZZ_SEED=N replays the run that printed that seed.
+FUZZ_OPS ?= 1000000
+FUZZ_HOURS ?= 6
+fuzz: $(BUILD)
+	@$(VM_RUN) --timeout $$(($(FUZZ_HOURS) * 3600)) --tests fuzz_test \
+		--env "KDISPOSE_FUZZ_OPS=$(FUZZ_OPS) $(if $(FUZZ_SEED),KDISPOSE_FUZZ_SEED=$(FUZZ_SEED)) KDISPOSE_TIMEOUT=$$(($(FUZZ_HOURS) * 3600))"
 
 # The selftests as a kernel developer runs them: linked into a scratch view
 # of linux-source-6.1 as tools/testing/selftests/drivers/kdispose, built and

@@ -25,9 +25,13 @@ if [ -r settings ]; then
 		esac
 	done <settings
 fi
-# A debug kernel under emulation is about ten times slower.
+# A debug kernel under emulation is about ten times slower; a long fuzzing
+# run sets its own limit.
 if [ -n "${KDISPOSE_SLOW:-}" ]; then
 	timeout=$((timeout * 10))
+fi
+if [ -n "${KDISPOSE_TIMEOUT:-}" ]; then
+	timeout=$KDISPOSE_TIMEOUT
 fi
 
 if [ $# -eq 0 ]; then
