@@ -346,10 +346,20 @@ static void fz_query(struct fz_thread *t)
 		q.flags = rnd(t);
 	ret = fz_ioctl(t, fd, KDISPOSE_IOC_QUERY, &q, sizeof(q));
 	if (ret == 0) {
+		/*
+		 * The call's own reference is always there; the table's may be
+		 * gone already, when another thread disposed the object since.
+		 */
 		if (!q.type || q.type > KDISPOSE_TYPE_GROUP ||
-		    q.refcount < 2 || q.depth > KDISPOSE_MAX_DEPTH ||
-		    (q.depth == 0) != (q.parent == 0))
-			fz_error(t, "query (inconsistent reply)", ret);
+		    q.refcount < 1 || q.depth > KDISPOSE_MAX_DEPTH ||
+		    (q.depth == 0) != (q.parent == 0)) {
+			char what[96];
+
+			snprintf(what, sizeof(what),
+				 "query (type %u refcount %u depth %u parent %#llx)",
+				 q.type, q.refcount, q.depth, q.parent);
+			fz_error(t, what, ret);
+		}
 	} else if (ret > 0 || !errno_ok(FZ_QUERY, -ret)) {
 		fz_error(t, "query", ret);
 	}
