@@ -700,15 +700,26 @@ void kdispose_file_release(struct kdispose_file *kf)
 }
 
 /*
- * Take a reference on the object @obj points to, if it is still the live
- * object named by @handle. Called under RCU; @obj may be freed memory.
+ * Take a reference on the object @obj points to, unless it is being created
+ * or freed. Called under RCU: @obj may be memory that has been freed and
+ * reused for another object meanwhile.
  */
-static bool kdispose_object_tryget(struct kdispose_object *obj, u64 handle)
+static bool kdispose_object_tryget(struct kdispose_object *obj)
 {
 	if (!refcount_inc_not_zero(&obj->ref))
 		return false;
 	/* The reference pins the object's identity: read it after. */
 	smp_acquire__after_ctrl_dep();
+	return true;
+}
+
+/*
+ * Keep the reference kdispose_object_tryget() took if @obj is the live
+ * object named by @handle, else put it. Called after the RCU section: that
+ * put may be the last one, and ->release may sleep.
+ */
+static bool kdispose_object_keep(struct kdispose_object *obj, u64 handle)
+{
 	if (READ_ONCE(obj->handle) == handle &&
 	    READ_ONCE(obj->state) == KDISPOSE_LIVE)
 		return true;
@@ -731,21 +742,21 @@ struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
 {
 	u32 slot = kdispose_handle_slot(handle);
 	u64 seq = kdispose_handle_seq(handle);
+	struct kdispose_object *obj = NULL;
 	struct kdispose_table *table;
-	struct kdispose_object *obj;
 	u64 last = 0;
 
 	rcu_read_lock();
 	table = rcu_dereference(kf->table);
 	if (seq && table && slot < table->size) {
 		obj = rcu_dereference(table->slots[slot].obj);
-		if (obj && kdispose_object_tryget(obj, handle)) {
-			rcu_read_unlock();
-			return obj;
-		}
+		if (obj && !kdispose_object_tryget(obj))
+			obj = NULL;
 		last = READ_ONCE(table->slots[slot].seq);
 	}
 	rcu_read_unlock();
+	if (obj && kdispose_object_keep(obj, handle))
+		return obj;
 	return ERR_PTR(seq && seq <= last ? -EIDRM : -ENOENT);
 }
 
@@ -764,14 +775,16 @@ struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,
 
 	rcu_read_lock();
 	obj = xa_load(&kf->mmap_xa, pgoff);
-	if (obj && !kdispose_object_tryget(obj, READ_ONCE(obj->handle)))
+	if (obj && !kdispose_object_tryget(obj))
 		obj = NULL;
-	if (obj && kdispose_object_seq(obj) != pgoff) {
-		kdispose_object_put(obj);
-		obj = NULL;
-	}
 	rcu_read_unlock();
-	return obj;
+	if (!obj)
+		return NULL;
+	if (kdispose_object_seq(obj) != pgoff) {
+		kdispose_object_put(obj);
+		return NULL;
+	}
+	return kdispose_object_keep(obj, obj->handle) ? obj : NULL;
 }
 
 /**
