@@ -41,20 +41,9 @@ FIXTURE_SETUP(cascade)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(cascade)
 {
-	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
-	const struct kd_t_count *e;
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	EXPECT_EQ(0, close(self->nul));
 	EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	e = &end.row[KD_T_ALL];
-	EXPECT_EQ(s->live, e->live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  e->disposed + e->finalized - e->released);
+	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
 }
 
 /* The kinds in the order nodes cycle through them. */

@@ -39,20 +39,9 @@ FIXTURE_SETUP(event)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(event)
 {
-	const struct kd_t_count *s = &self->start.row[KDISPOSE_TYPE_EVENT];
-	const struct kd_t_count *e;
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	if (self->fd >= 0)
 		EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	e = &end.row[KDISPOSE_TYPE_EVENT];
-	EXPECT_EQ(s->live, e->live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  e->disposed + e->finalized - e->released);
+	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_EVENT);
 }
 
 /* An event with KDISPOSE_EVENT_* @flags. Return: 0 or -errno. */

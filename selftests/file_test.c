@@ -30,23 +30,12 @@ FIXTURE_SETUP(file)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(file)
 {
-	const struct kd_t_count *s = &self->start.row[KDISPOSE_TYPE_FILE];
-	const struct kd_t_count *e;
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	if (self->pipe[0] >= 0)
 		close(self->pipe[0]);
 	if (self->pipe[1] >= 0)
 		close(self->pipe[1]);
 	EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	e = &end.row[KDISPOSE_TYPE_FILE];
-	EXPECT_EQ(s->live, e->live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  e->disposed + e->finalized - e->released);
+	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_FILE);
 }
 
 /* Pin the file behind @target. Return: 0 or -errno. */

@@ -39,21 +39,11 @@ FIXTURE_SETUP(finalizer)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(finalizer)
 {
-	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	EXPECT_EQ(0, kd_t_param_restore(&self->leak_report));
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_objects));
 	if (self->fd >= 0)
 		EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	EXPECT_EQ(s->live, end.row[KD_T_ALL].live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  end.row[KD_T_ALL].disposed + end.row[KD_T_ALL].finalized -
-		  end.row[KD_T_ALL].released);
+	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
 }
 
 /* Create @n tokens in @fd. Return: 0 or the first -errno. */

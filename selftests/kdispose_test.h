@@ -395,6 +395,28 @@ static inline struct kd_t_delta kd_t_delta(const struct kd_t_counters *before,
 } while (0)
 
 /*
+ * KD_T_EXPECT_SETTLED(start, r) - for a fixture's teardown, after the
+ * test closed its files: take a snapshot, expect the invariants on it, and
+ * expect that row @r (enum kdispose_type, or KD_T_ALL) has as many live and as
+ * many taken-but-unreleased objects as in @start (a struct kd_t_counters
+ * taken in setup): the test left nothing behind. EXPECT only, so that it
+ * can run in a teardown.
+ */
+#define KD_T_EXPECT_SETTLED(start, r) do {				\
+	const struct kd_t_count *__s = &(start).row[r];		\
+	struct kd_t_counters __end;					\
+	const struct kd_t_count *__e = &__end.row[r];			\
+	char __why[160] = "";						\
+									\
+	EXPECT_EQ(0, kd_t_counters_read(&__end));			\
+	EXPECT_EQ(0, kd_t_counters_check(&__end, __why, sizeof(__why)))	\
+		TH_LOG("counter invariant broken: %s", __why);		\
+	EXPECT_EQ(__s->live, __e->live);				\
+	EXPECT_EQ(__s->disposed + __s->finalized - __s->released,	\
+		  __e->disposed + __e->finalized - __e->released);	\
+} while (0)
+
+/*
  * KD_T_EXPECT_DELTA(before, after, row, .field = n, ...) - expect the
  * counters of @row to have moved by exactly the given amounts between the
  * two snapshots (pointers); fields not named must not have moved.

@@ -39,21 +39,10 @@ FIXTURE_SETUP(memory)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(memory)
 {
-	const struct kd_t_count *s = &self->start.row[KDISPOSE_TYPE_MEMORY];
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_bytes));
 	if (self->fd >= 0)
 		EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	EXPECT_EQ(s->live, end.row[KDISPOSE_TYPE_MEMORY].live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  end.row[KDISPOSE_TYPE_MEMORY].disposed +
-		  end.row[KDISPOSE_TYPE_MEMORY].finalized -
-		  end.row[KDISPOSE_TYPE_MEMORY].released);
+	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_MEMORY);
 }
 
 /* A memory buffer of @size bytes. Return: 0 or -errno. */

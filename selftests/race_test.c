@@ -54,18 +54,8 @@ FIXTURE_SETUP(race)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(race)
 {
-	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	EXPECT_EQ(s->live, end.row[KD_T_ALL].live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  end.row[KD_T_ALL].disposed + end.row[KD_T_ALL].finalized -
-		  end.row[KD_T_ALL].released);
+	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
 }
 
 static uint64_t deadline_after(int ms)

@@ -33,21 +33,10 @@ FIXTURE_SETUP(table)
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(table)
 {
-	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_objects));
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_handle_seq));
 	EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	/* Everything the test created is gone and released. */
-	EXPECT_EQ(s->live, end.row[KD_T_ALL].live);
-	EXPECT_EQ(s->disposed + s->finalized - s->released,
-		  end.row[KD_T_ALL].disposed + end.row[KD_T_ALL].finalized -
-		  end.row[KD_T_ALL].released);
+	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
 }
 
 /* A page that is not mapped: any access to it faults. */
