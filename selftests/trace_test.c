@@ -17,12 +17,20 @@
 
 #define TRACEFS "/sys/kernel/tracing/"
 
+/* O_TRUNC: opening "trace" so is what clears the buffer. */
 static int trace_write(const char *file, const char *value)
 {
 	char path[128];
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), TRACEFS "%s", file);
-	return kd_t_write_file(path, value);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? -errno : 0;
 }
 
 /*
