@@ -82,22 +82,6 @@ static const struct {
 
 #define NR_KNOBS	ARRAY_SIZE(fi_knobs)
 
-/* Return: 0 or -errno. */
-static int write_str(const char *path, const char *value)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n < 0 ? (int)n : 0;
-}
-
 /* Make the @n-th fault point of this thread's next calls fail. */
 static int fi_arm(int nth, unsigned int n)
 {
@@ -849,7 +833,7 @@ FIXTURE_SETUP(sweep)
 			continue;
 		ASSERT_LE(0, ret) TH_LOG("%s: %s", fi_knobs[i].path,
 					 strerror(-ret));
-		ASSERT_EQ(0, write_str(fi_knobs[i].path, fi_knobs[i].value));
+		ASSERT_EQ(0, kd_t_write_file(fi_knobs[i].path, fi_knobs[i].value));
 		self->changed[i] = true;
 	}
 	self->nth = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
@@ -879,7 +863,7 @@ FIXTURE_TEARDOWN(sweep)
 
 	for (i = 0; i < NR_KNOBS; i++)
 		if (self->changed[i])
-			EXPECT_EQ(0, write_str(fi_knobs[i].path,
+			EXPECT_EQ(0, kd_t_write_file(fi_knobs[i].path,
 					       self->saved[i]));
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_objects));
 	if (self->nth >= 0)

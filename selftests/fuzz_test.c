@@ -749,32 +749,6 @@ static unsigned long long env_ull(const char *name, unsigned long long def)
 	return s && *s ? strtoull(s, NULL, 0) : def;
 }
 
-/*
- * Poll the counters until the objects created since @start are all out of
- * the tables and released (ring teardown and the file releases it causes
- * run in a kworker), at most SETTLE_MS.
- */
-static int wait_settled(const struct kd_t_counters *start,
-			struct kd_t_counters *now)
-{
-	const struct kd_t_count *s = &start->row[KD_T_ALL];
-	const struct kd_t_count *n = &now->row[KD_T_ALL];
-	uint64_t deadline = kd_t_now_ns() + SETTLE_MS * 1000000ULL;
-	int ret;
-
-	for (;;) {
-		ret = kd_t_counters_read(now);
-		if (ret)
-			return ret;
-		if (n->live == s->live &&
-		    n->released - s->released == n->created - s->created)
-			return 0;
-		if (kd_t_now_ns() > deadline)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
-}
-
 FIXTURE(fuzz)
 {
 	struct kd_t_param max_objects;	/* lowered for the run */
@@ -894,7 +868,7 @@ TEST_F_TIMEOUT(fuzz, random_calls, 6 * 3600)
 	close(fz_pipe[0]);
 	close(fz_pipe[1]);
 	close(fz_null);
-	ASSERT_EQ(0, wait_settled(&self->start, &end))
+	ASSERT_EQ(0, kd_t_wait_settled(&self->start, &end, SETTLE_MS))
 		TH_LOG("objects still live or unreleased after every file closed");
 
 	d = kd_t_delta(&self->start, &end, KD_T_ALL);

@@ -383,6 +383,34 @@ static inline struct kd_t_delta kd_t_delta(const struct kd_t_counters *before,
 }
 
 /*
+ * kd_t_wait_settled() - poll the counters into *@now until every object
+ * created since @start is out of the tables and released (a file's last
+ * fput, and so its finalizer, may run a little later in a kworker or in
+ * task work), for at most @ms milliseconds.
+ * Return: 0, -ETIMEDOUT, or -errno from reading the counters.
+ */
+static inline int kd_t_wait_settled(const struct kd_t_counters *start,
+				    struct kd_t_counters *now, int ms)
+{
+	const struct kd_t_count *s = &start->row[KD_T_ALL];
+	const struct kd_t_count *n = &now->row[KD_T_ALL];
+	uint64_t deadline = kd_t_now_ns() + ms * 1000000ULL;
+	int ret;
+
+	for (;;) {
+		ret = kd_t_counters_read(now);
+		if (ret)
+			return ret;
+		if (n->live == s->live &&
+		    n->released - s->released == n->created - s->created)
+			return 0;
+		if (kd_t_now_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+}
+
+/*
  * KD_T_ASSERT_COUNTERS(c) - take a snapshot into @c (a struct
  * kd_t_counters) and assert the invariants on it.
  */

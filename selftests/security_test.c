@@ -679,8 +679,7 @@ static int user_uring_cycle(struct shared *sh, void *arg)
 static int wait_released(const struct kd_t_counters *start,
 			 struct kd_t_counters *now)
 {
-	uint64_t deadline = kd_t_now_ns() + CYCLE_WAIT_MS * 1000000ULL;
-	int ret, sv[2];
+	int sv[2];
 
 	/* A socket closed with an fd in flight runs the unix collector. */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == 0) {
@@ -688,18 +687,7 @@ static int wait_released(const struct kd_t_counters *start,
 		close(sv[0]);
 		close(sv[1]);
 	}
-	for (;;) {
-		ret = kd_t_counters_read(now);
-		if (ret)
-			return ret;
-		if (now->row[KD_T_ALL].live == start->row[KD_T_ALL].live &&
-		    now->row[KD_T_ALL].released - start->row[KD_T_ALL].released ==
-		    now->row[KD_T_ALL].created - start->row[KD_T_ALL].created)
-			return 0;
-		if (kd_t_now_ns() > deadline)
-			return -ETIMEDOUT;
-		usleep(20000);
-	}
+	return kd_t_wait_settled(start, now, CYCLE_WAIT_MS);
 }
 
 TEST_F(security, unix_socket_cycle_is_released)

@@ -204,33 +204,6 @@ static int io_workers(void)
 	return n;
 }
 
-/*
- * wait_settled() - poll the counters until the objects created since
- * @start are all out of the tables and released (a ring's teardown and the
- * file release it may cause run in a kworker), at most SETTLE_MS.
- * Return: 0 with the last snapshot in @now, -ETIMEDOUT, or -errno.
- */
-static int wait_settled(const struct kd_t_counters *start,
-			struct kd_t_counters *now)
-{
-	const struct kd_t_count *s = &start->row[KD_T_ALL];
-	uint64_t deadline = deadline_after(SETTLE_MS);
-	const struct kd_t_count *n = &now->row[KD_T_ALL];
-	int ret;
-
-	for (;;) {
-		ret = kd_t_counters_read(now);
-		if (ret)
-			return ret;
-		if (n->live == s->live &&
-		    n->released - s->released == n->created - s->created)
-			return 0;
-		if (kd_t_now_ns() > deadline)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
-}
-
 /* Set up a ring, or SKIP the test when this kernel has no io_uring. */
 #define RING_INIT(ring, entries, flags) do {				\
 	int __ret = io_uring_queue_init(entries, ring, flags);		\
@@ -271,7 +244,7 @@ FIXTURE_TEARDOWN(uring)
 	if (self->fd >= 0) {
 		EXPECT_EQ(0, close(self->fd));
 	}
-	EXPECT_EQ(0, wait_settled(&self->start, &end))
+	EXPECT_EQ(0, kd_t_wait_settled(&self->start, &end, SETTLE_MS))
 		TH_LOG("objects of the test still live or unreleased");
 	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
 		TH_LOG("counter invariant broken: %s", why);
@@ -979,7 +952,7 @@ TEST_F_TIMEOUT(uring, close_fd_with_commands_in_flight, 60)
 		else if (res == -EBADF)
 			badf++;
 	}
-	ASSERT_EQ(0, wait_settled(&before, &after));
+	ASSERT_EQ(0, kd_t_wait_settled(&before, &after, SETTLE_MS));
 	TH_LOG("%d objects: %d disposed in flight, %d EBADF, the rest "
 	       "finalized", total, disposed, badf);
 	KD_T_EXPECT_DELTA(&before, &after, KD_T_ALL, .created = total,
@@ -1012,7 +985,7 @@ TEST_F_TIMEOUT(uring, ring_exit_with_commands_in_flight, 60)
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
 
-	ASSERT_EQ(0, wait_settled(&before, &after))
+	ASSERT_EQ(0, kd_t_wait_settled(&before, &after, SETTLE_MS))
 		TH_LOG("the file was not released after the ring's exit");
 	TH_LOG("%d objects: %llu disposed, %llu finalized", total,
 	       a->disposed - b->disposed, a->finalized - b->finalized);
@@ -1051,7 +1024,7 @@ TEST_F_TIMEOUT(uring, ring_exit_releases_registered_file, 60)
 	io_uring_queue_exit(&self->ring);
 	self->ring_up = false;
 
-	ASSERT_EQ(0, wait_settled(&before, &after))
+	ASSERT_EQ(0, kd_t_wait_settled(&before, &after, SETTLE_MS))
 		TH_LOG("the file was not released after the ring's exit");
 	TH_LOG("%d objects: %llu disposed, %llu finalized", total,
 	       a->disposed - b->disposed, a->finalized - b->finalized);
