@@ -16,6 +16,7 @@
 #include <linux/xarray.h>
 
 struct file;
+struct kdispose_user;
 struct seq_file;
 struct vm_area_struct;
 
@@ -33,6 +34,8 @@ struct vm_area_struct;
 extern unsigned int kdispose_max_objects;
 extern unsigned long kdispose_max_bytes;
 extern unsigned long long kdispose_max_handle_seq;
+extern unsigned long kdispose_max_user_objects;
+extern unsigned long long kdispose_max_user_bytes;
 extern bool kdispose_leak_report;
 
 /**
@@ -64,8 +67,10 @@ enum kdispose_state {
  * @type: enum kdispose_type.
  * @state: enum kdispose_state. Written under @owner's lock; read without it
  *	by lookups, which hold a reference.
- * @owner: the file whose table holds (or held) the object. It outlives the
- *	object: everything that references an object also pins the file.
+ * @owner: the file whose table holds (or held) the object. Set before the
+ *	object is published; from the publish until the object is freed the
+ *	object holds a reference on it (&kdispose_file.ref), so the owner's
+ *	state outlives every reference to the object, whoever holds it.
  * @parent: the parent while both are in the table, else NULL. Protected by
  *	@owner's lock.
  * @children: the live children, most recent first. Protected by @owner's
@@ -78,8 +83,9 @@ enum kdispose_state {
  * @label: NUL-terminated diagnostic label.
  *
  * Objects come from a SLAB_TYPESAFE_BY_RCU cache: a lockless lookup may
- * find memory that has been freed and reused for another object, so it
- * validates @handle and @state after taking a reference (see table.c).
+ * find memory that has been freed and reused for another object, of this
+ * file or of another one, so it validates @owner, @handle and @state after
+ * taking a reference (see table.c).
  */
 struct kdispose_object {
 	u64 handle;
@@ -127,6 +133,9 @@ struct kdispose_table {
 
 /**
  * struct kdispose_file - the owner: per-open-file state of /dev/kdispose
+ * @ref: references: one for the open file, dropped by its release hook
+ *	once every object is finalized, and one per published object until
+ *	that object is freed. The last one frees the state.
  * @lock: serialises every change to the table: slot allocation, publish,
  *	dispose, the parent/child links and the counters below. Lookups do not
  *	take it. Never held across a copy to or from user memory.
@@ -140,10 +149,16 @@ struct kdispose_table {
  * @bytes: memory-buffer bytes charged to this file. Protected by @lock.
  * @mmap_xa: the mappable objects, indexed by their mmap page offset (their
  *	seq). Has its own lock; read under RCU by mmap.
+ * @user: the user the file's slots and bytes are charged to (user.c).
  * @tgid: the thread group that opened the file, the "fd owner" of traces
  *	and leak reports.
+ *
+ * After the release hook only @ref, @lock, @bytes, @user and @tgid remain
+ * valid: the table is freed there, and whatever still holds an object
+ * (a mapping, another file's failed lookup) only releases it.
  */
 struct kdispose_file {
+	refcount_t ref;
 	struct mutex lock;	/* see above: everything but lookups */
 	struct kdispose_table __rcu *table;
 	u32 *free;
@@ -154,6 +169,7 @@ struct kdispose_file {
 	u64 ndisposed;
 	u64 bytes;
 	struct xarray mmap_xa;
+	struct kdispose_user *user;
 	pid_t tgid;
 };
 
@@ -254,6 +270,14 @@ static inline u64 kdispose_object_seq(const struct kdispose_object *obj)
 {
 	return obj->handle >> KDISPOSE_SLOT_BITS;
 }
+
+/* user.c */
+struct kdispose_user *kdispose_user_get(void);
+void kdispose_user_put(struct kdispose_user *user);
+int kdispose_user_charge_slots(struct kdispose_user *user, u32 n);
+void kdispose_user_uncharge_slots(struct kdispose_user *user, u32 n);
+int kdispose_user_charge_bytes(struct kdispose_user *user, u64 bytes);
+void kdispose_user_uncharge_bytes(struct kdispose_user *user, u64 bytes);
 
 /* main.c */
 extern const struct file_operations kdispose_fops;

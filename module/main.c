@@ -31,6 +31,16 @@ module_param_named(max_handle_seq, kdispose_max_handle_seq, ullong, 0644);
 MODULE_PARM_DESC(max_handle_seq,
 		 "Creates one open file may make over its life, since handles are never reused; more fail with ENOSPC (default and maximum: 2^40-1)");
 
+unsigned long kdispose_max_user_objects = 1UL << 22;
+module_param_named(max_user_objects, kdispose_max_user_objects, ulong, 0644);
+MODULE_PARM_DESC(max_user_objects,
+		 "Handle-table slots all the files one user opened may hold, however they are kept open (mappings, forks, messages in flight); more fail with EDQUOT (default: 4194304)");
+
+unsigned long long kdispose_max_user_bytes = 256ULL << 20;
+module_param_named(max_user_bytes, kdispose_max_user_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_user_bytes,
+		 "Memory-buffer bytes all the files one user opened may hold, until the last mapping of each buffer goes; more fail with EDQUOT (default: 268435456)");
+
 bool kdispose_leak_report;
 module_param_named(leak_report, kdispose_leak_report, bool, 0644);
 MODULE_PARM_DESC(leak_report,

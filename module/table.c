@@ -27,18 +27,30 @@
  * Finalize: the file's release hook takes every object still published,
  *   roots first (each with its subtree), with disposing == false. It runs
  *   wherever the last fput() happens (task work of any task, or a kworker),
- *   so it never looks at current or user memory. Everything that references
- *   an object also pins the file (ioctls, io_uring commands and mappings
- *   hold the struct file), so when the hook runs the table's reference is
- *   the last one and the file's state can be freed at the end.
+ *   so it never looks at current or user memory. It then frees the table
+ *   and drops the file's reference on its state (struct kdispose_file).
+ *   The table's references are usually the last ones, but need not be: a
+ *   lookup through another file may hold a transient reference (below).
+ *   So no object reference relies on the file: each published object pins
+ *   its owner's state until the object is freed, and whichever put is the
+ *   last, of an object or then of the owner, frees it.
  *
  * Lookup: lockless, under RCU. Objects come from a SLAB_TYPESAFE_BY_RCU
  *   cache, so the memory a slot pointed to may have been freed and reused
- *   for another object meanwhile. A lookup therefore takes a reference only
- *   if the count is not zero (a zero count is an object being created or
- *   freed), and then checks that the object is still the one named by the
- *   handle and still live. Holding a reference pins the object's identity:
- *   it cannot be freed and reused until that reference is put.
+ *   meanwhile for another object, of this file or of another file that
+ *   issued the same handle value (handles are per-file counters). A lookup
+ *   therefore takes a reference only if the count is not zero (a zero
+ *   count is an object being created or freed), and then checks that the
+ *   object is still the one named by the handle in this file: same owner,
+ *   same handle, still live. Holding a reference pins the object's
+ *   identity: it cannot be freed and reused until that reference is put.
+ *   When the check fails the lookup puts its reference, which may then be
+ *   the last one of another file's object: the pin on the owner is what
+ *   makes that release safe after the other file's release hook has run.
+ *
+ * Yielding: every loop over objects or slots that a user can make long
+ *   (a cascade, a batch, the finalizer, the release of what they took)
+ *   calls cond_resched() at least every KDISPOSE_RESCHED_BATCH objects.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -131,6 +143,12 @@ struct kdispose_file *kdispose_file_alloc(void)
 	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
 	if (!kf)
 		return NULL;
+	kf->user = kdispose_user_get();
+	if (!kf->user) {
+		kfree(kf);
+		return NULL;
+	}
+	refcount_set(&kf->ref, 1);
 	mutex_init(&kf->lock);
 	xa_init(&kf->mmap_xa);
 	kf->next_seq = 1;
@@ -144,22 +162,44 @@ static struct kdispose_table *kdispose_table_locked(struct kdispose_file *kf)
 					 lockdep_is_held(&kf->lock));
 }
 
-/* Make room for one more slot: double the table and the free stack. */
+/*
+ * The state of a file whose last reference is gone: every object is freed
+ * and the release hook has run.
+ */
+static void kdispose_file_put(struct kdispose_file *kf)
+{
+	if (!refcount_dec_and_test(&kf->ref))
+		return;
+	kdispose_user_put(kf->user);
+	mutex_destroy(&kf->lock);
+	kfree(kf);
+}
+
+/*
+ * Make room for one more slot: double the table and the free stack. The
+ * new slots are charged to the file's user.
+ */
 static int kdispose_table_grow_locked(struct kdispose_file *kf)
 {
 	struct kdispose_table *old = kdispose_table_locked(kf);
 	u32 size = old ? old->size * 2 : KDISPOSE_TABLE_MIN;
 	struct kdispose_table *new;
 	u32 *free;
+	int err;
 
 	if (old && old->size >= KDISPOSE_MAX_SLOTS)
 		return -EMFILE;
+	err = kdispose_user_charge_slots(kf->user,
+					 size - (old ? old->size : 0));
+	if (err)
+		return err;
 	new = kvzalloc(struct_size(new, slots, size), GFP_KERNEL_ACCOUNT);
-	if (!new)
-		return -ENOMEM;
-	free = kvmalloc_array(size, sizeof(*free), GFP_KERNEL_ACCOUNT);
+	free = new ? kvmalloc_array(size, sizeof(*free), GFP_KERNEL_ACCOUNT) :
+		     NULL;
 	if (!free) {
 		kvfree(new);
+		kdispose_user_uncharge_slots(kf->user,
+					     size - (old ? old->size : 0));
 		return -ENOMEM;
 	}
 	new->size = size;
@@ -267,6 +307,8 @@ static int kdispose_publish_locked(struct kdispose_file *kf,
 	slot = &table->slots[kdispose_handle_slot(obj->handle)];
 	WRITE_ONCE(slot->seq, kdispose_object_seq(obj));
 	WRITE_ONCE(obj->state, KDISPOSE_LIVE);
+	/* Until it is freed, the object pins its owner (see the top). */
+	refcount_inc(&kf->ref);
 	/* The table's reference. A lookup can take its own from now on. */
 	smp_wmb();
 	refcount_set(&obj->ref, 1);
@@ -299,8 +341,9 @@ static void kdispose_label_copy(char *label, const char *user)
  * the type's ->init without it.
  * Return: 0 on success; -EINVAL for bad arguments; -ENOENT or -EIDRM for a
  * bad parent; -EMLINK when the parent cannot take another child; -EMFILE,
- * -ENOSPC or -EDQUOT when a limit is reached; -EFAULT when @uhandle cannot
- * be written; -ENOMEM; or what the type's ->init returned.
+ * -ENOSPC or -EDQUOT when a limit of the file or of its user is reached;
+ * -EFAULT when @uhandle cannot be written; -ENOMEM; or what the type's
+ * ->init returned.
  */
 int kdispose_object_create(struct kdispose_file *kf,
 			   const struct kdispose_create *args,
@@ -371,6 +414,12 @@ int kdispose_object_create(struct kdispose_file *kf,
 	mutex_lock(&kf->lock);
 	err = kdispose_publish_locked(kf, obj, args->parent);
 	if (err) {
+		/*
+		 * The caller has seen the handle: from now on it names an
+		 * object that is gone (EIDRM), not one never issued.
+		 */
+		kdispose_table_locked(kf)->slots[kdispose_handle_slot(handle)]
+			.seq = kdispose_handle_seq(handle);
 		mutex_unlock(&kf->lock);
 		goto err_release;
 	}
@@ -419,12 +468,14 @@ static void kdispose_object_release(struct kdispose_object *obj,
 				    bool deferred)
 {
 	const struct kdispose_type_ops *ops = kdispose_type(obj->type);
+	struct kdispose_file *kf = obj->owner;
 
 	trace_kdispose_release(obj, deferred);
 	if (ops->release)
 		ops->release(obj);
 	kdispose_stats_released(obj->type);
 	kmem_cache_free(kdispose_object_cache, obj);
+	kdispose_file_put(kf);
 }
 
 /**
@@ -505,10 +556,13 @@ static void kdispose_dispose_taken(struct kdispose_file *kf,
 {
 	struct kdispose_object *obj;
 	struct hlist_node *next;
+	unsigned int n = 0;
 
 	hlist_for_each_entry_safe(obj, next, &taken->head, sibling) {
 		const struct kdispose_type_ops *ops = kdispose_type(obj->type);
 
+		if (++n % KDISPOSE_RESCHED_BATCH == 0)
+			cond_resched();
 		hlist_del_init(&obj->sibling);
 		if (disposing) {
 			trace_kdispose_dispose(kf, obj->handle, obj, via);
@@ -670,6 +724,8 @@ void kdispose_file_release(struct kdispose_file *kf)
 	mutex_lock(&kf->lock);
 	table = kdispose_table_locked(kf);
 	for (slot = 0; slot < kf->hwm; slot++) {
+		if (slot % KDISPOSE_RESCHED_BATCH == 0)
+			cond_resched();
 		obj = rcu_dereference_protected(table->slots[slot].obj,
 						lockdep_is_held(&kf->lock));
 		if (!obj || obj->parent)
@@ -694,9 +750,13 @@ void kdispose_file_release(struct kdispose_file *kf)
 	WARN_ON_ONCE(!xa_empty(&kf->mmap_xa));
 	xa_destroy(&kf->mmap_xa);
 	kvfree(kf->free);
-	kvfree(rcu_access_pointer(kf->table));
-	mutex_destroy(&kf->lock);
-	kfree(kf);
+	kf->free = NULL;
+	if (table)
+		kdispose_user_uncharge_slots(kf->user, table->size);
+	RCU_INIT_POINTER(kf->table, NULL);
+	kvfree(table);
+	/* Objects still referenced (mapped, or looked up) keep the rest. */
+	kdispose_file_put(kf);
 }
 
 /*
@@ -715,12 +775,15 @@ static bool kdispose_object_tryget(struct kdispose_object *obj)
 
 /*
  * Keep the reference kdispose_object_tryget() took if @obj is the live
- * object named by @handle, else put it. Called after the RCU section: that
- * put may be the last one, and ->release may sleep.
+ * object named by @handle in @kf's table, else put it. Called after the RCU
+ * section: that put may be the last one, and ->release may sleep. The
+ * owner is compared first: another file issues the same handle values.
  */
-static bool kdispose_object_keep(struct kdispose_object *obj, u64 handle)
+static bool kdispose_object_keep(struct kdispose_object *obj,
+				 struct kdispose_file *kf, u64 handle)
 {
-	if (READ_ONCE(obj->handle) == handle &&
+	if (READ_ONCE(obj->owner) == kf &&
+	    READ_ONCE(obj->handle) == handle &&
 	    READ_ONCE(obj->state) == KDISPOSE_LIVE)
 		return true;
 	kdispose_object_put(obj);
@@ -755,7 +818,7 @@ struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
 		last = READ_ONCE(table->slots[slot].seq);
 	}
 	rcu_read_unlock();
-	if (obj && kdispose_object_keep(obj, handle))
+	if (obj && kdispose_object_keep(obj, kf, handle))
 		return obj;
 	return ERR_PTR(seq && seq <= last ? -EIDRM : -ENOENT);
 }
@@ -780,11 +843,12 @@ struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,
 	rcu_read_unlock();
 	if (!obj)
 		return NULL;
+	/* The seq is the offset: with the owner it names one object. */
 	if (kdispose_object_seq(obj) != pgoff) {
 		kdispose_object_put(obj);
 		return NULL;
 	}
-	return kdispose_object_keep(obj, obj->handle) ? obj : NULL;
+	return kdispose_object_keep(obj, kf, obj->handle) ? obj : NULL;
 }
 
 /**
@@ -822,24 +886,34 @@ void kdispose_object_put(struct kdispose_object *obj)
 }
 
 /**
- * kdispose_charge_bytes - charge memory-buffer bytes to a file's quota
+ * kdispose_charge_bytes - charge memory-buffer bytes to a file's quotas
  * @kf: the owner
  * @bytes: how many
  *
+ * Charges both the file (max_bytes) and the user that opened it
+ * (max_user_bytes, see user.c).
+ *
  * Context: process context. Takes @kf->lock.
- * Return: 0, or -EDQUOT when the file would exceed max_bytes.
+ * Return: 0, or -EDQUOT when the file would exceed max_bytes or its user
+ * max_user_bytes.
  */
 int kdispose_charge_bytes(struct kdispose_file *kf, u64 bytes)
 {
-	int err = 0;
+	/* Read once: root may lower it meanwhile, and max - bytes must not wrap. */
+	u64 max = READ_ONCE(kdispose_max_bytes);
+	int err;
 
+	err = kdispose_user_charge_bytes(kf->user, bytes);
+	if (err)
+		return err;
 	mutex_lock(&kf->lock);
-	if (bytes > READ_ONCE(kdispose_max_bytes) ||
-	    kf->bytes > READ_ONCE(kdispose_max_bytes) - bytes)
+	if (bytes > max || kf->bytes > max - bytes)
 		err = -EDQUOT;
 	else
 		kf->bytes += bytes;
 	mutex_unlock(&kf->lock);
+	if (err)
+		kdispose_user_uncharge_bytes(kf->user, bytes);
 	return err;
 }
 
@@ -855,6 +929,7 @@ void kdispose_uncharge_bytes(struct kdispose_file *kf, u64 bytes)
 	mutex_lock(&kf->lock);
 	kf->bytes -= bytes;
 	mutex_unlock(&kf->lock);
+	kdispose_user_uncharge_bytes(kf->user, bytes);
 }
 
 /**
