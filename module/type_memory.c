@@ -23,6 +23,19 @@
  *   The mapping must start at that offset and cannot be longer than the
  *   buffer (EINVAL). Pages are inserted lazily by the fault handler.
  *
+ *   The fault handler indexes the buffer by the object's own base offset:
+ *   page vmf->pgoff - seq, not vmf->pgoff - vma->vm_pgoff. vmf->pgoff is
+ *   the faulting page's offset in the file, and mm keeps that offset for
+ *   every page: a split (partial munmap, mprotect or mremap of a range)
+ *   gives the vma after the split point the vm_pgoff of its own first page,
+ *   mremap moves a vma with the file offset of its first page, and fork
+ *   copies it. So vma->vm_pgoff is the buffer's base only for a vma that
+ *   starts at the buffer's first page; indexing from it would show the
+ *   buffer's first pages again in every other part of a split or moved
+ *   mapping. VM_DONTEXPAND (part of VM_SPECIAL) keeps the vmas from
+ *   growing or merging with a neighbour, so an index past the buffer
+ *   cannot happen; it would raise SIGBUS.
+ *
  * Lifetime: every vma that maps the buffer holds an object reference
  * (taken in ->mmap and in vm_ops->open, dropped in vm_ops->close), so a
  * dispose removes the handle at once but the pages stay until the last
@@ -205,7 +218,8 @@ static vm_fault_t kdispose_memory_vm_fault(struct vm_fault *vmf)
 {
 	struct kdispose_object *obj = vmf->vma->vm_private_data;
 	struct kdispose_memory *mem = obj->priv;
-	unsigned long idx = vmf->pgoff - vmf->vma->vm_pgoff;
+	/* The file offset minus the buffer's base: see the top of the file. */
+	u64 idx = vmf->pgoff - kdispose_object_seq(obj);
 
 	if (idx >= mem->npages)
 		return VM_FAULT_SIGBUS;

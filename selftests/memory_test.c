@@ -3,10 +3,11 @@
  * memory_test: KDISPOSE_TYPE_MEMORY, the memory buffer. Each test checks one
  * behaviour: creation limits and the max_bytes quota, the read and write
  * operations (ranges, bad pointers), mmap of the buffer through the device
- * fd, and the buffer's lifetime when it is disposed, finalized, mapped,
- * split, or mapped by a forked child. The fixture teardown checks the
- * module counters: invariants hold and nothing the test made is left live
- * or unreleased once its file is closed.
+ * fd, the buffer's lifetime when it is disposed, finalized, mapped, split,
+ * or mapped by a forked child, and (fixture memory_vma) the contents every
+ * part of a mapping shows after it was split, shrunk, moved or forked. The
+ * fixture teardowns check the module counters: invariants hold and nothing
+ * the test made is left live or unreleased once its file is closed.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -789,6 +790,320 @@ TEST_F(memory, race_mmap_dispose)
 			  .created = RACE_ROUNDS, .disposed = RACE_ROUNDS,
 			  .released = RACE_ROUNDS);
 	TH_LOG("%d mappings in %d rounds", maps, RACE_ROUNDS);
+}
+
+/*
+ * The mapping after vma surgery: a split (munmap or mprotect of a range, an
+ * mremap that shrinks or moves a part), a move or a fork leaves vmas whose
+ * vm_pgoff is not the buffer's base, and each must still show, at every
+ * address, the buffer's page at that address's own offset. Each buffer page
+ * is filled with one tag byte (vma_tag()), so a page that shows another
+ * page's bytes names that page. The setup fills the buffer through
+ * KDISPOSE_OP_MEM_WRITE and maps it without touching it, so that every
+ * page is first faulted in after the surgery.
+ */
+#define VMA_PAGES	8
+
+FIXTURE(memory_vma)
+{
+	int fd;				/* /dev/kdispose, opened by setup */
+	long page;			/* the page size */
+	struct kd_t_counters start;	/* module counters after setup */
+	__u64 h;			/* a VMA_PAGES-page buffer */
+	char *map;	/* its whole mapping, NULL once moved away whole */
+	char *dest;	/* where a test moved (part of) it, or NULL */
+	size_t dest_len;		/* the length mapped at @dest */
+};
+
+/* The byte page @i of the buffer holds after @gen rounds of writes. */
+static unsigned char vma_tag(int gen, unsigned int i)
+{
+	return 0x80 | gen << 4 | i;
+}
+
+/* The byte all @len bytes at @p hold, or -1 if they are not all equal. */
+static int vma_page_tag(const unsigned char *p, long len)
+{
+	long i;
+
+	for (i = 1; i < len; i++)
+		if (p[i] != p[0])
+			return -1;
+	return p[0];
+}
+
+/* Writes generation 1 through the @n pages at @view: buffer pages @first... */
+static void vma_write_view(char *view, long page, unsigned int first,
+			   unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		memset(view + i * page, vma_tag(1, first + i), page);
+}
+
+/*
+ * The @n pages at @view must be the buffer's pages @first.. of generation
+ * @gen; the first one that is not is named by the page whose tag it holds.
+ */
+#define VMA_EXPECT_VIEW(view, first, n, gen) do {			\
+	const unsigned char *__view = (const unsigned char *)(view);	\
+	unsigned int __first = (first), __i;				\
+	int __gen = (gen);						\
+									\
+	for (__i = 0; __i < (n); __i++) {				\
+		const unsigned char *__p = __view + __i * self->page;	\
+		int __tag = vma_page_tag(__p, self->page);		\
+									\
+		if (__tag == vma_tag(__gen, __first + __i))		\
+			continue;					\
+		EXPECT_EQ(vma_tag(__gen, __first + __i), __tag)		\
+			TH_LOG("mapped page %u (gen %d) shows %s %d (gen %d)", \
+			       __first + __i, __gen,			\
+			       __tag < 0 ? "mixed bytes, first of" : "page", \
+			       __p[0] & 0xf, __p[0] >> 4 & 7);		\
+		break;							\
+	}								\
+} while (0)
+
+/*
+ * Every page of the buffer, read through KDISPOSE_OP_MEM_READ, must be of
+ * generation 1 if bit i of @written is set (written through the mapping),
+ * else of generation 0 (as the setup left it).
+ */
+#define VMA_EXPECT_BUFFER(written) do {					\
+	unsigned char __buf[self->page];				\
+	unsigned int __i;						\
+									\
+	for (__i = 0; __i < VMA_PAGES; __i++) {				\
+		int __gen = (written) >> __i & 1;			\
+		int __tag;						\
+									\
+		ASSERT_EQ(0, mem_read(self->fd, self->h, __i * self->page, \
+				      self->page, __buf));		\
+		__tag = vma_page_tag(__buf, self->page);		\
+		EXPECT_EQ(vma_tag(__gen, __i), __tag)			\
+			TH_LOG("buffer page %u (gen %d) holds %s %d (gen %d)", \
+			       __i, __gen,				\
+			       __tag < 0 ? "mixed bytes, first of" : "page", \
+			       __buf[0] & 0xf, __buf[0] >> 4 & 7);	\
+	}								\
+} while (0)
+
+FIXTURE_SETUP(memory_vma)
+{
+	unsigned char *buf;
+	unsigned int i;
+
+	self->page = sysconf(_SC_PAGESIZE);
+	self->fd = kd_t_open();
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
+				      strerror(-self->fd));
+	KD_T_ASSERT_COUNTERS(self->start);
+	ASSERT_EQ(0, mem_create(self->fd, VMA_PAGES * self->page, &self->h));
+	buf = malloc(self->page);
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < VMA_PAGES; i++) {
+		memset(buf, vma_tag(0, i), self->page);
+		ASSERT_EQ(0, mem_write(self->fd, self->h, i * self->page,
+				       self->page, buf));
+	}
+	free(buf);
+	self->map = mem_map(self->fd, self->h, VMA_PAGES * self->page);
+	ASSERT_NE(MAP_FAILED, self->map);
+}
+
+/* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
+FIXTURE_TEARDOWN(memory_vma)
+{
+	/* munmap() of a range with holes unmaps what is left of it. */
+	if (self->map)
+		EXPECT_EQ(0, munmap(self->map, VMA_PAGES * self->page));
+	if (self->dest)
+		EXPECT_EQ(0, munmap(self->dest, self->dest_len));
+	if (self->fd >= 0)
+		EXPECT_EQ(0, close(self->fd));
+	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_MEMORY);
+}
+
+/* @len bytes of address space, reserved for the target of an mremap. */
+static char *vma_reserve(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The bug report's case: without page 0, page 1 showed page 0's bytes. */
+TEST_F(memory_vma, munmap_head)
+{
+	ASSERT_EQ(0, munmap(self->map, 2 * self->page));
+	VMA_EXPECT_VIEW(self->map + 2 * self->page, 2, 6, 0);
+	vma_write_view(self->map + 2 * self->page, self->page, 2, 6);
+	VMA_EXPECT_BUFFER(0xfc);
+}
+
+TEST_F(memory_vma, munmap_middle)
+{
+	ASSERT_EQ(0, munmap(self->map + 3 * self->page, 2 * self->page));
+	VMA_EXPECT_VIEW(self->map, 0, 3, 0);
+	VMA_EXPECT_VIEW(self->map + 5 * self->page, 5, 3, 0);
+	vma_write_view(self->map, self->page, 0, 3);
+	vma_write_view(self->map + 5 * self->page, self->page, 5, 3);
+	VMA_EXPECT_BUFFER(0xe7);
+}
+
+TEST_F(memory_vma, munmap_tail)
+{
+	ASSERT_EQ(0, munmap(self->map + 5 * self->page, 3 * self->page));
+	VMA_EXPECT_VIEW(self->map, 0, 5, 0);
+	vma_write_view(self->map, self->page, 0, 5);
+	VMA_EXPECT_BUFFER(0x1f);
+}
+
+/* mprotect of pages 3-4 splits the mapping into three vmas. */
+TEST_F(memory_vma, mprotect_middle)
+{
+	ASSERT_EQ(0, mprotect(self->map + 3 * self->page, 2 * self->page,
+			      PROT_READ));
+	VMA_EXPECT_VIEW(self->map, 0, VMA_PAGES, 0);
+	vma_write_view(self->map, self->page, 0, 3);
+	vma_write_view(self->map + 5 * self->page, self->page, 5, 3);
+	VMA_EXPECT_BUFFER(0xe7);
+}
+
+/* The same three vmas, then the first one goes: two split parts remain. */
+TEST_F(memory_vma, mprotect_middle_munmap_head)
+{
+	ASSERT_EQ(0, mprotect(self->map + 3 * self->page, 2 * self->page,
+			      PROT_READ));
+	ASSERT_EQ(0, munmap(self->map, 3 * self->page));
+	VMA_EXPECT_VIEW(self->map + 3 * self->page, 3, 5, 0);
+	vma_write_view(self->map + 5 * self->page, self->page, 5, 3);
+	VMA_EXPECT_BUFFER(0xe0);
+}
+
+/* Shrinking the whole mapping in place keeps its first pages. */
+TEST_F(memory_vma, mremap_shrink)
+{
+	char *map;
+
+	map = mremap(self->map, VMA_PAGES * self->page, 5 * self->page, 0);
+	ASSERT_EQ(self->map, map);
+	VMA_EXPECT_VIEW(self->map, 0, 5, 0);
+	vma_write_view(self->map, self->page, 0, 5);
+	VMA_EXPECT_BUFFER(0x1f);
+}
+
+/* Shrinking pages 2-3 to one page unmaps page 3 and splits the mapping. */
+TEST_F(memory_vma, mremap_shrink_middle)
+{
+	char *map;
+
+	map = mremap(self->map + 2 * self->page, 2 * self->page, self->page,
+		     0);
+	ASSERT_EQ(self->map + 2 * self->page, map);
+	VMA_EXPECT_VIEW(self->map, 0, 3, 0);
+	VMA_EXPECT_VIEW(self->map + 4 * self->page, 4, 4, 0);
+	vma_write_view(self->map, self->page, 0, 3);
+	vma_write_view(self->map + 4 * self->page, self->page, 4, 4);
+	VMA_EXPECT_BUFFER(0xf7);
+}
+
+TEST_F(memory_vma, mremap_move_whole)
+{
+	size_t len = VMA_PAGES * self->page;
+	char *dest = vma_reserve(len), *moved;
+
+	ASSERT_NE(NULL, dest);
+	self->dest = dest;
+	self->dest_len = len;
+	moved = mremap(self->map, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		       dest);
+	ASSERT_EQ(dest, moved);
+	self->map = NULL;
+	VMA_EXPECT_VIEW(dest, 0, VMA_PAGES, 0);
+	vma_write_view(dest, self->page, 0, VMA_PAGES);
+	VMA_EXPECT_BUFFER(0xff);
+}
+
+/* Moving pages 4-7 away: the part left and the part moved both hold. */
+TEST_F(memory_vma, mremap_move_tail)
+{
+	size_t len = 4 * self->page;
+	char *dest = vma_reserve(len), *moved;
+
+	ASSERT_NE(NULL, dest);
+	self->dest = dest;
+	self->dest_len = len;
+	moved = mremap(self->map + 4 * self->page, len, len,
+		       MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+	ASSERT_EQ(dest, moved);
+	VMA_EXPECT_VIEW(self->map, 0, 4, 0);
+	VMA_EXPECT_VIEW(dest, 4, 4, 0);
+	vma_write_view(self->map + self->page, self->page, 1, 1);
+	vma_write_view(dest + 2 * self->page, self->page, 6, 2);
+	VMA_EXPECT_BUFFER(0xc2);
+}
+
+/*
+ * The child checks a view of @n pages, buffer pages @first..., of
+ * generation 0 and exits with 10 + the first wrong page, if one is.
+ */
+static void vma_child_check(const char *view, long page, unsigned int first,
+			    unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (vma_page_tag((const unsigned char *)view + i * page,
+				 page) != vma_tag(0, first + i))
+			_exit(10 + first + i);
+}
+
+/*
+ * A child forked after the parent split the mapping faults every page in
+ * afresh (fork copies no page tables of a shared mapping): it sees each
+ * page at its offset, and its write reaches the parent's view and the
+ * buffer at the right page.
+ */
+TEST_F(memory_vma, fork_after_split)
+{
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, munmap(self->map + 2 * self->page, self->page));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		vma_child_check(self->map, self->page, 0, 2);
+		vma_child_check(self->map + 3 * self->page, self->page, 3, 5);
+		vma_write_view(self->map + 5 * self->page, self->page, 5, 1);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("the child saw the wrong bytes at page %d",
+		       WEXITSTATUS(status) - 10);
+	VMA_EXPECT_VIEW(self->map, 0, 2, 0);
+	VMA_EXPECT_VIEW(self->map + 3 * self->page, 3, 2, 0);
+	VMA_EXPECT_VIEW(self->map + 5 * self->page, 5, 1, 1);
+	VMA_EXPECT_VIEW(self->map + 6 * self->page, 6, 2, 0);
+	VMA_EXPECT_BUFFER(0x20);
+}
+
+/*
+ * Writes, the first touch of the pages, through the part after a split
+ * land in the buffer at that part's offsets, not over its first pages.
+ */
+TEST_F(memory_vma, split_tail_writes_land)
+{
+	ASSERT_EQ(0, munmap(self->map + 3 * self->page, self->page));
+	vma_write_view(self->map + 4 * self->page, self->page, 4, 4);
+	VMA_EXPECT_BUFFER(0xf0);
+	VMA_EXPECT_VIEW(self->map, 0, 3, 0);
 }
 
 TEST_HARNESS_MAIN
