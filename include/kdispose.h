@@ -291,7 +291,11 @@ int kd_event_reset(struct kd_obj *obj);
  */
 int kd_event_wait(struct kd_obj *obj, uint64_t timeout_ns);
 
-/* Pins the open file @fd (ELOOP for a /dev/kdispose file). */
+/*
+ * Pins the open file @fd: a regular file, directory, FIFO, TCP, UDP or
+ * netlink socket, eventfd, timerfd, signalfd, epoll, pidfd or /dev/null
+ * and the like; -ELOOP for any other (see kd_file_new(3)).
+ */
 struct kd_obj *kd_file_new(struct kd_ctx *ctx, const struct kd_class *cls,
 			   struct kd_obj *owner, int fd, int *err);
 /* Installs a new fd for the pinned file (KDISPOSE_FILE_* flags); returns it. */

@@ -45,4 +45,37 @@ static inline void kdispose_vm_flags_set(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * Files of anonymous inodes, for the pinned-file allowlist (type_file.c).
+ * 6.1 and 6.12 give an anonymous inode outside anon_inodefs (a dma-buf's,
+ * an aio ring's) no file type, so a test of S_IFMT never takes one for a
+ * regular file. Later kernels mark them S_ANON_INODE, and for a while
+ * gave them S_IFREG: where the flag exists, test it.
+ */
+#include <linux/fs.h>
+#include <linux/magic.h>
+
+static inline bool kdispose_inode_is_anon(const struct inode *inode)
+{
+#ifdef S_ANON_INODE
+	return inode->i_flags & S_ANON_INODE;
+#else
+	return false;
+#endif
+}
+
+/*
+ * pidfs (6.9) made a pidfd a file of its own filesystem (S_IFREG in 6.12,
+ * S_ANON_INODE later) instead of 6.1's anon-inode file "[pidfd]". Either
+ * way it holds a struct pid and nothing else.
+ */
+static inline bool kdispose_sb_is_pidfs(const struct super_block *sb)
+{
+#ifdef PID_FS_MAGIC
+	return sb->s_magic == PID_FS_MAGIC;
+#else
+	return false;
+#endif
+}
+
 #endif /* _KDISPOSE_COMPAT_H */

@@ -35,9 +35,14 @@
  *              reused, so the file can create no more objects.
  * EMLINK       the parent is KDISPOSE_MAX_DEPTH deep already, or has
  *              KDISPOSE_MAX_CHILDREN children.
- * ELOOP        a pinned file would be a file that can hold references to
- *              files (a /dev/kdispose file, a unix socket, an io_uring),
- *              through which a cycle could keep an owner alive.
+ * ELOOP        the file to pin is not one that holds no references back:
+ *              only regular files, directories, FIFOs, AF_INET, AF_INET6
+ *              and AF_NETLINK sockets, eventfd, timerfd, signalfd, epoll
+ *              and pidfd files and /dev/{null,zero,full,random,urandom}
+ *              may be pinned. Any other file (a /dev/kdispose file, a unix
+ *              socket, an io_uring, vhost-net, ...) may hold an address
+ *              space or files, through which a cycle could keep an owner
+ *              alive after its last process.
  * ENOMEM       out of memory (or over the memory cgroup limit).
  */
 #ifndef _UAPI_LINUX_KDISPOSE_H
@@ -75,7 +80,8 @@
  *	KDISPOSE_EVENT_* flags. Ops: KDISPOSE_OP_EVENT_*. Disposing it wakes
  *	every waiter with EIDRM.
  * @KDISPOSE_TYPE_FILE: a pinned reference to a struct file. Create:
- *	@args[0] is an fd of the caller (EBADF if it is not open). Ops:
+ *	@args[0] is an fd of the caller (EBADF if it is not open; ELOOP if
+ *	its file is not on the allowlist, see the errno table). Ops:
  *	KDISPOSE_OP_FILE_*.
  * @KDISPOSE_TYPE_GROUP: a container: holds children and nothing else.
  */
