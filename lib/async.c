@@ -106,6 +106,7 @@ KD_EXPORT int kd_dispose_async(struct io_uring *ring, struct kd_obj *obj,
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 	struct io_uring_sqe *sqe;
+	bool pending = false;
 	int use_cmd, ret;
 
 	if (!ring || !p)
@@ -117,9 +118,8 @@ KD_EXPORT int kd_dispose_async(struct io_uring *ring, struct kd_obj *obj,
 	if (!sqe)
 		return -EBUSY;
 
-	ret = __kd_obj_dispose(p, use_cmd ? KD_MODE_DEFER : KD_MODE_SYNC);
-	if (ret == 1 && p->mode == KD_MODE_DEFER &&
-	    p->kclose == KD_CLOSE_ZERO) {
+	ret = __kd_obj_dispose(p, use_cmd ? &pending : NULL);
+	if (pending) {
 		kd_prep_dispose(sqe, p->ctx->fd, p->handle.value, user_data);
 		/*
 		 * The command holds the fd number only: the caller submits it

@@ -54,19 +54,23 @@ static int kd_handle_zero(struct kd_handle *h, uint64_t s)
 }
 
 /*
- * Closes @h for its owner. With KD_MODE_DEFER and KD_CLOSE_ZERO the caller
- * must dispose h->value itself, then call __kd_handle_finish(); with
- * KD_MODE_SYNC and KD_CLOSE_ZERO, *kresult gets the kernel's result.
+ * Closes @h for its owner; if that drops the last reference, releases the
+ * kernel object as @mode says.
+ * Return: 1 when this call closed @h (the kernel object is released, or
+ * left to the last kd_handle_release(), or to the file close), 0 when it
+ * was closed already, the kernel dispose's -errno (KD_MODE_SYNC), or
+ * KD_CLOSE_PENDING when the caller is to dispose h->value itself and then
+ * call __kd_handle_finish() (KD_MODE_DEFER).
  */
-enum kd_close __kd_handle_close(struct kd_handle *h, enum kd_mode mode,
-				int *kresult)
+int __kd_handle_close(struct kd_handle *h, enum kd_mode mode)
 {
 	uint64_t s = atomic_load(&h->state);
 	uint64_t n;
+	int ret;
 
 	do {
 		if (s & KD_H_CLOSED)
-			return KD_CLOSE_ALREADY;
+			return 0;
 		n = s | KD_H_CLOSED;
 		if (mode == KD_MODE_FINALIZE)
 			n |= KD_H_FINALIZE;
@@ -74,10 +78,11 @@ enum kd_close __kd_handle_close(struct kd_handle *h, enum kd_mode mode,
 	} while (!atomic_compare_exchange_weak(&h->state, &s, n));
 
 	if (n & KD_H_COUNT)
-		return KD_CLOSE_DEFERRED;
-	if (mode != KD_MODE_DEFER)
-		*kresult = kd_handle_zero(h, n);
-	return KD_CLOSE_ZERO;
+		return 1;
+	if (mode == KD_MODE_DEFER)
+		return KD_CLOSE_PENDING;
+	ret = kd_handle_zero(h, n);
+	return ret < 0 ? ret : 1;
 }
 
 KD_EXPORT int kd_handle_acquire(struct kd_handle *h)
@@ -115,18 +120,9 @@ KD_EXPORT int kd_handle_release(struct kd_handle *h)
 
 KD_EXPORT int kd_handle_close(struct kd_handle *h)
 {
-	int kresult = 0;
-
 	if (!h)
 		return -EINVAL;
-	switch (__kd_handle_close(h, KD_MODE_SYNC, &kresult)) {
-	case KD_CLOSE_ALREADY:
-		return 0;
-	case KD_CLOSE_ZERO:
-		return kresult < 0 ? kresult : 1;
-	default:
-		return 1;
-	}
+	return __kd_handle_close(h, KD_MODE_SYNC);
 }
 
 KD_EXPORT bool kd_handle_is_invalid(const struct kd_handle *h)

@@ -8,31 +8,97 @@
  * memory buffer. Every operation holds the handle acquired around its
  * ioctl, so a dispose from another thread meanwhile waits for it; only
  * kd_event_wait() lets go before sleeping, so that a dispose wakes it.
+ *
+ * Each kind's class and constructors come from its line in KD_KINDS; its
+ * operations are written out below them. kdispose.h declares them all, so
+ * the compiler checks each expansion against the public prototypes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sys/mman.h>
 
 #include "lib.h"
 
-static void kd_kobj_dispose(struct kd_obj *obj, bool disposing)
+/*
+ * struct kd_kind - a kernel kind, one per line of KD_KINDS
+ * @klass: its class, kd_<name>_class: every class of the kind derives it.
+ * @type: its enum kdispose_type (the UAPI's name).
+ * @fd_arg: the constructor's argument is a file descriptor: a negative one
+ *	gives -EBADF before anything else is checked.
+ */
+struct kd_kind {
+	const struct kd_class *klass;
+	uint32_t type;
+	bool fd_arg;
+};
+
+/*
+ * X(name, type, params, arg, fd_arg): the kind kd_<name>_kind of
+ * KDISPOSE_TYPE_<type>, its class kd_<name>_class, and its constructors
+ * kd_<name>_new() and kd_<name>_new_at(), whose parameters after @owner
+ * are @params (each followed by a comma) and whose kernel argument is
+ * @arg. Adding a kind here still needs its declarations in kdispose.h,
+ * its symbols in libkdispose.map and its man page.
+ */
+#define KD_KINDS(X)                                       \
+	X(token, TOKEN, (uint64_t value, ), value, false) \
+	X(memory, MEMORY, (uint64_t size, ), size, false) \
+	X(event, EVENT, (uint64_t flags, ), flags, false) \
+	X(file, FILE, (int fd, ), fd, true)               \
+	X(group, GROUP, (), 0, false)
+
+#define KD_UNPAREN(...) __VA_ARGS__
+
+#define KD_KIND_DEFINE(name_, type_, params_, arg_, fd_arg_)   \
+	KD_EXPORT const struct kd_class kd_##name_##_class = { \
+		.name = "kd_" #name_,                          \
+		.size = sizeof(struct kd_obj),                 \
+		.parent = &__kd_kobj_class,                    \
+	};                                                     \
+	static const struct kd_kind kd_##name_##_kind = {      \
+		.klass = &kd_##name_##_class,                  \
+		.type = KDISPOSE_TYPE_##type_,                 \
+		.fd_arg = fd_arg_,                             \
+	};
+
+KD_KINDS(KD_KIND_DEFINE)
+
+/* Takes down a memory buffer's mapping, if it has one. */
+static void kd_memory_drop_map(struct kd_obj_priv *p)
 {
-	struct kd_obj_priv *p = __kd_obj_priv(obj);
 	size_t len;
 	void *map;
 
-	p->kclose = __kd_handle_close(&p->handle, p->mode, &p->kresult);
+	pthread_mutex_lock(&p->ctx->lock);
+	map = p->map;
+	len = p->map_len;
+	p->map = NULL;
+	pthread_mutex_unlock(&p->ctx->lock);
+	if (map)
+		munmap(map, len);
+}
+
+/*
+ * The kind's part of a dispose: closes the safe handle, which releases the
+ * kernel object as @mode says, and takes down a memory buffer's mapping.
+ * Return: as __kd_handle_close().
+ */
+static int kd_kobj_close(struct kd_obj_priv *p, enum kd_mode mode)
+{
+	int ret = __kd_handle_close(&p->handle, mode);
 
 	/* After the close, kd_memory_map() cannot store a new mapping. */
-	if (p->type == KDISPOSE_TYPE_MEMORY) {
-		pthread_mutex_lock(&p->ctx->lock);
-		map = p->map;
-		len = p->map_len;
-		p->map = NULL;
-		pthread_mutex_unlock(&p->ctx->lock);
-		if (map)
-			munmap(map, len);
-	}
+	if (p->kind == &kd_memory_kind)
+		kd_memory_drop_map(p);
+	return ret;
+}
 
+/* A class's dispose returns nothing: the chain carries the outcome back. */
+static void kd_kobj_dispose(struct kd_obj *obj, bool disposing)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+
+	p->chain.kernel = kd_kobj_close(p, p->chain.mode);
 	kd_chain_dispose(&__kd_kobj_class, obj, disposing);
 }
 
@@ -41,36 +107,6 @@ const struct kd_class __kd_kobj_class = {
 	.size = sizeof(struct kd_obj),
 	.parent = &kd_object_class,
 	.dispose = kd_kobj_dispose,
-};
-
-KD_EXPORT const struct kd_class kd_token_class = {
-	.name = "kd_token",
-	.size = sizeof(struct kd_obj),
-	.parent = &__kd_kobj_class,
-};
-
-KD_EXPORT const struct kd_class kd_memory_class = {
-	.name = "kd_memory",
-	.size = sizeof(struct kd_obj),
-	.parent = &__kd_kobj_class,
-};
-
-KD_EXPORT const struct kd_class kd_event_class = {
-	.name = "kd_event",
-	.size = sizeof(struct kd_obj),
-	.parent = &__kd_kobj_class,
-};
-
-KD_EXPORT const struct kd_class kd_file_class = {
-	.name = "kd_file",
-	.size = sizeof(struct kd_obj),
-	.parent = &__kd_kobj_class,
-};
-
-KD_EXPORT const struct kd_class kd_group_class = {
-	.name = "kd_group",
-	.size = sizeof(struct kd_obj),
-	.parent = &__kd_kobj_class,
 };
 
 /*
@@ -101,53 +137,75 @@ static void kd_label_call_site(char *label, const char *file, unsigned int line)
 }
 
 /*
- * Creates the kernel object, labelled with the call site @file:@line, or
- * with the class name if @file is NULL, then publishes the library
- * object. The owner's handle, if it has one, is the kernel parent and
- * stays acquired by the new handle.
+ * struct kd_kobj_desc - what a kind's constructor was asked for
+ * @kind: the kind.
+ * @ctx: the context.
+ * @cls: the class: the kind's or one derived from it (NULL: the kind's).
+ * @owner: the owning object, or NULL.
+ * @arg: the kernel argument (args[0] of KDISPOSE_IOC_CREATE).
+ * @file: the call site's file, or NULL to label with the class name.
+ * @line: the call site's line.
  */
-static struct kd_obj *
-kd_kobj_new(struct kd_ctx *ctx, const struct kd_class *cls,
-	    const struct kd_class *kind, struct kd_obj *owner, uint32_t type,
-	    uint64_t arg, const char *file, unsigned int line, int *err)
+struct kd_kobj_desc {
+	const struct kd_kind *kind;
+	struct kd_ctx *ctx;
+	const struct kd_class *cls;
+	struct kd_obj *owner;
+	uint64_t arg;
+	const char *file;
+	unsigned int line;
+};
+
+/*
+ * Creates the kernel object, labelled with the call site, or with the
+ * class name if there is none, then publishes the library object. The
+ * owner's handle, if it has one, is the kernel parent and stays acquired
+ * by the new handle.
+ */
+static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 {
-	struct kdispose_create c = { .type = type, .args = { arg } };
+	const struct kd_kind *kind = d->kind;
+	const struct kd_class *cls = d->cls ? d->cls : kind->klass;
+	struct kdispose_create c = { .type = kind->type, .args = { d->arg } };
 	struct kd_handle *parent = NULL;
 	struct kd_obj_priv *p, *op;
-	int ret, kresult;
+	int ret;
 
-	if (!cls) {
-		cls = kind;
-	} else if (!__kd_class_derives(cls, kind)) {
+	/* A negative int converted to uint64_t is above INT_MAX. */
+	if (kind->fd_arg && d->arg > INT_MAX) {
+		ret = -EBADF;
+		goto err;
+	}
+	if (!__kd_class_derives(cls, kind->klass)) {
 		ret = -EINVAL;
 		goto err;
 	}
-	p = __kd_obj_create(ctx, cls, owner, &ret);
+	p = __kd_obj_create(d->ctx, cls, d->owner, &ret);
 	if (!p)
 		goto err;
-	op = __kd_obj_priv(owner);
-	if (op && op->type) {
+	op = __kd_obj_priv(d->owner);
+	if (op && op->kind) {
 		ret = kd_handle_acquire(&op->handle);
 		if (ret)
 			goto err_destroy;
 		parent = &op->handle;
 		c.parent = parent->value;
 	}
-	if (file)
-		kd_label_call_site(c.label, file, line);
+	if (d->file)
+		kd_label_call_site(c.label, d->file, d->line);
 	else if (cls->name)
 		memcpy(c.label, cls->name,
 		       strnlen(cls->name, KDISPOSE_LABEL_LEN - 1));
-	ret = __kd_sys_create(ctx->fd, &c);
+	ret = __kd_sys_create(d->ctx->fd, &c);
 	if (ret < 0)
 		goto err_parent;
 
-	p->type = type;
-	__kd_handle_init(&p->handle, ctx, c.handle, parent);
+	p->kind = kind;
+	__kd_handle_init(&p->handle, d->ctx, c.handle, parent);
 	ret = __kd_obj_publish(p);
 	if (ret) {
 		/* Disposes the kernel object and releases the parent. */
-		__kd_handle_close(&p->handle, KD_MODE_SYNC, &kresult);
+		__kd_handle_close(&p->handle, KD_MODE_SYNC);
 		goto err_destroy;
 	}
 	return kd_priv_obj(p);
@@ -164,12 +222,53 @@ err:
 }
 
 /*
- * Return: @obj's private part with its handle acquired, or NULL and *err
- * set: -EINVAL (bad pointer), -EOPNOTSUPP (not of kernel type @type, or
- * of any kernel type if @type is 0), -EIDRM (disposed).
+ * The descriptor of a call to kind @name_'s constructor, inside its body
+ * (whose parameters ctx, cls and owner it takes).
  */
-static struct kd_obj_priv *kd_kobj_acquire(struct kd_obj *obj, uint32_t type,
-					   int *err)
+#define KD_KOBJ_DESC(name_, arg_, file_, line_)                     \
+	{                                                           \
+		.kind = &kd_##name_##_kind, .ctx = ctx, .cls = cls, \
+		.owner = owner, .arg = (arg_), .file = (file_),     \
+		.line = (line_)                                     \
+	}
+
+/*
+ * The two constructors of a kind: the _at variant labels the kernel
+ * object with the call site, the plain name with the class name (see
+ * "Call-site labels" in kdispose.h).
+ */
+#define KD_KIND_NEW(name_, type_, params_, arg_, fd_arg_)                      \
+	KD_EXPORT struct kd_obj *kd_##name_##_new_at(                          \
+		struct kd_ctx *ctx, const struct kd_class *cls,                \
+		struct kd_obj *owner, KD_UNPAREN params_ const char *file,     \
+		unsigned int line, int *err)                                   \
+	{                                                                      \
+		const struct kd_kobj_desc d =                                  \
+			KD_KOBJ_DESC(name_, arg_, file, line);                 \
+                                                                               \
+		return kd_kobj_new(&d, err);                                   \
+	}                                                                      \
+                                                                               \
+	KD_EXPORT struct kd_obj *kd_##name_##_new(struct kd_ctx *ctx,          \
+						  const struct kd_class *cls,  \
+						  struct kd_obj *owner,        \
+						  KD_UNPAREN params_ int *err) \
+	{                                                                      \
+		const struct kd_kobj_desc d =                                  \
+			KD_KOBJ_DESC(name_, arg_, NULL, 0);                    \
+                                                                               \
+		return kd_kobj_new(&d, err);                                   \
+	}
+
+KD_KINDS(KD_KIND_NEW)
+
+/*
+ * Return: @obj's private part with its handle acquired, or NULL and *err
+ * set: -EINVAL (bad pointer), -EOPNOTSUPP (not of kind @kind, or of any
+ * kernel kind if @kind is NULL), -EIDRM (disposed).
+ */
+static struct kd_obj_priv *kd_kobj_acquire(struct kd_obj *obj,
+					   const struct kd_kind *kind, int *err)
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 
@@ -177,7 +276,7 @@ static struct kd_obj_priv *kd_kobj_acquire(struct kd_obj *obj, uint32_t type,
 		*err = -EINVAL;
 		return NULL;
 	}
-	if (!p->type || (type && p->type != type)) {
+	if (!p->kind || (kind && p->kind != kind)) {
 		*err = -EOPNOTSUPP;
 		return NULL;
 	}
@@ -185,14 +284,14 @@ static struct kd_obj_priv *kd_kobj_acquire(struct kd_obj *obj, uint32_t type,
 	return *err ? NULL : p;
 }
 
-static int kd_kobj_op(struct kd_obj *obj, uint32_t type, uint32_t op,
-		      uint64_t *args)
+static int kd_kobj_op(struct kd_obj *obj, const struct kd_kind *kind,
+		      uint32_t op, uint64_t *args)
 {
 	struct kdispose_op o = { .op = op };
 	struct kd_obj_priv *p;
 	int ret;
 
-	p = kd_kobj_acquire(obj, type, &ret);
+	p = kd_kobj_acquire(obj, kind, &ret);
 	if (!p)
 		return ret;
 	o.handle = p->handle.value;
@@ -203,24 +302,6 @@ static int kd_kobj_op(struct kd_obj *obj, uint32_t type, uint32_t op,
 	return ret;
 }
 
-KD_EXPORT struct kd_obj *kd_token_new_at(struct kd_ctx *ctx,
-					 const struct kd_class *cls,
-					 struct kd_obj *owner, uint64_t value,
-					 const char *file, unsigned int line,
-					 int *err)
-{
-	return kd_kobj_new(ctx, cls, &kd_token_class, owner,
-			   KDISPOSE_TYPE_TOKEN, value, file, line, err);
-}
-
-KD_EXPORT struct kd_obj *kd_token_new(struct kd_ctx *ctx,
-				      const struct kd_class *cls,
-				      struct kd_obj *owner, uint64_t value,
-				      int *err)
-{
-	return kd_token_new_at(ctx, cls, owner, value, NULL, 0, err);
-}
-
 KD_EXPORT int kd_token_get(struct kd_obj *obj, uint64_t *value)
 {
 	uint64_t args[4] = { 0 };
@@ -228,7 +309,7 @@ KD_EXPORT int kd_token_get(struct kd_obj *obj, uint64_t *value)
 
 	if (!value)
 		return -EINVAL;
-	ret = kd_kobj_op(obj, KDISPOSE_TYPE_TOKEN, KDISPOSE_OP_TOKEN_GET, args);
+	ret = kd_kobj_op(obj, &kd_token_kind, KDISPOSE_OP_TOKEN_GET, args);
 	if (!ret)
 		*value = args[0];
 	return ret;
@@ -238,26 +319,7 @@ KD_EXPORT int kd_token_set(struct kd_obj *obj, uint64_t value)
 {
 	uint64_t args[4] = { value };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_TOKEN, KDISPOSE_OP_TOKEN_SET,
-			  args);
-}
-
-KD_EXPORT struct kd_obj *kd_memory_new_at(struct kd_ctx *ctx,
-					  const struct kd_class *cls,
-					  struct kd_obj *owner, uint64_t size,
-					  const char *file, unsigned int line,
-					  int *err)
-{
-	return kd_kobj_new(ctx, cls, &kd_memory_class, owner,
-			   KDISPOSE_TYPE_MEMORY, size, file, line, err);
-}
-
-KD_EXPORT struct kd_obj *kd_memory_new(struct kd_ctx *ctx,
-				       const struct kd_class *cls,
-				       struct kd_obj *owner, uint64_t size,
-				       int *err)
-{
-	return kd_memory_new_at(ctx, cls, owner, size, NULL, 0, err);
+	return kd_kobj_op(obj, &kd_token_kind, KDISPOSE_OP_TOKEN_SET, args);
 }
 
 KD_EXPORT int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf,
@@ -265,8 +327,7 @@ KD_EXPORT int kd_memory_read(struct kd_obj *obj, uint64_t offset, void *buf,
 {
 	uint64_t args[4] = { offset, len, (uintptr_t)buf };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_MEMORY, KDISPOSE_OP_MEM_READ,
-			  args);
+	return kd_kobj_op(obj, &kd_memory_kind, KDISPOSE_OP_MEM_READ, args);
 }
 
 KD_EXPORT int kd_memory_write(struct kd_obj *obj, uint64_t offset,
@@ -274,8 +335,7 @@ KD_EXPORT int kd_memory_write(struct kd_obj *obj, uint64_t offset,
 {
 	uint64_t args[4] = { offset, len, (uintptr_t)buf };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_MEMORY, KDISPOSE_OP_MEM_WRITE,
-			  args);
+	return kd_kobj_op(obj, &kd_memory_kind, KDISPOSE_OP_MEM_WRITE, args);
 }
 
 KD_EXPORT void *kd_memory_map(struct kd_obj *obj, uint64_t *size, int *err)
@@ -285,7 +345,7 @@ KD_EXPORT void *kd_memory_map(struct kd_obj *obj, uint64_t *size, int *err)
 	void *addr = NULL, *old;
 	int ret;
 
-	p = kd_kobj_acquire(obj, KDISPOSE_TYPE_MEMORY, &ret);
+	p = kd_kobj_acquire(obj, &kd_memory_kind, &ret);
 	if (!p)
 		goto out;
 	q.handle = p->handle.value;
@@ -337,55 +397,27 @@ out:
 KD_EXPORT int kd_memory_unmap(struct kd_obj *obj)
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
-	size_t len;
-	void *map;
 
 	if (!p)
 		return -EINVAL;
-	if (p->type != KDISPOSE_TYPE_MEMORY)
+	if (p->kind != &kd_memory_kind)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&p->ctx->lock);
-	map = p->map;
-	len = p->map_len;
-	p->map = NULL;
-	pthread_mutex_unlock(&p->ctx->lock);
-	if (map)
-		munmap(map, len);
+	kd_memory_drop_map(p);
 	return 0;
-}
-
-KD_EXPORT struct kd_obj *kd_event_new_at(struct kd_ctx *ctx,
-					 const struct kd_class *cls,
-					 struct kd_obj *owner, uint64_t flags,
-					 const char *file, unsigned int line,
-					 int *err)
-{
-	return kd_kobj_new(ctx, cls, &kd_event_class, owner,
-			   KDISPOSE_TYPE_EVENT, flags, file, line, err);
-}
-
-KD_EXPORT struct kd_obj *kd_event_new(struct kd_ctx *ctx,
-				      const struct kd_class *cls,
-				      struct kd_obj *owner, uint64_t flags,
-				      int *err)
-{
-	return kd_event_new_at(ctx, cls, owner, flags, NULL, 0, err);
 }
 
 KD_EXPORT int kd_event_signal(struct kd_obj *obj)
 {
 	uint64_t args[4] = { 0 };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_EVENT, KDISPOSE_OP_EVENT_SIGNAL,
-			  args);
+	return kd_kobj_op(obj, &kd_event_kind, KDISPOSE_OP_EVENT_SIGNAL, args);
 }
 
 KD_EXPORT int kd_event_reset(struct kd_obj *obj)
 {
 	uint64_t args[4] = { 0 };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_EVENT, KDISPOSE_OP_EVENT_RESET,
-			  args);
+	return kd_kobj_op(obj, &kd_event_kind, KDISPOSE_OP_EVENT_RESET, args);
 }
 
 KD_EXPORT int kd_event_wait(struct kd_obj *obj, uint64_t timeout_ns)
@@ -398,7 +430,7 @@ KD_EXPORT int kd_event_wait(struct kd_obj *obj, uint64_t timeout_ns)
 	struct kd_ctx *ctx;
 	int ret;
 
-	p = kd_kobj_acquire(obj, KDISPOSE_TYPE_EVENT, &ret);
+	p = kd_kobj_acquire(obj, &kd_event_kind, &ret);
 	if (!p)
 		return ret;
 	/*
@@ -414,50 +446,11 @@ KD_EXPORT int kd_event_wait(struct kd_obj *obj, uint64_t timeout_ns)
 	return ret;
 }
 
-KD_EXPORT struct kd_obj *kd_file_new_at(struct kd_ctx *ctx,
-					const struct kd_class *cls,
-					struct kd_obj *owner, int fd,
-					const char *file, unsigned int line,
-					int *err)
-{
-	if (fd < 0) {
-		if (err)
-			*err = -EBADF;
-		return NULL;
-	}
-	return kd_kobj_new(ctx, cls, &kd_file_class, owner, KDISPOSE_TYPE_FILE,
-			   fd, file, line, err);
-}
-
-KD_EXPORT struct kd_obj *kd_file_new(struct kd_ctx *ctx,
-				     const struct kd_class *cls,
-				     struct kd_obj *owner, int fd, int *err)
-{
-	return kd_file_new_at(ctx, cls, owner, fd, NULL, 0, err);
-}
-
 KD_EXPORT int kd_file_install(struct kd_obj *obj, uint64_t flags)
 {
 	uint64_t args[4] = { flags };
 
-	return kd_kobj_op(obj, KDISPOSE_TYPE_FILE, KDISPOSE_OP_FILE_INSTALL,
-			  args);
-}
-
-KD_EXPORT struct kd_obj *kd_group_new_at(struct kd_ctx *ctx,
-					 const struct kd_class *cls,
-					 struct kd_obj *owner, const char *file,
-					 unsigned int line, int *err)
-{
-	return kd_kobj_new(ctx, cls, &kd_group_class, owner,
-			   KDISPOSE_TYPE_GROUP, 0, file, line, err);
-}
-
-KD_EXPORT struct kd_obj *kd_group_new(struct kd_ctx *ctx,
-				      const struct kd_class *cls,
-				      struct kd_obj *owner, int *err)
-{
-	return kd_group_new_at(ctx, cls, owner, NULL, 0, err);
+	return kd_kobj_op(obj, &kd_file_kind, KDISPOSE_OP_FILE_INSTALL, args);
 }
 
 KD_EXPORT int kd_obj_query(struct kd_obj *obj, struct kdispose_query *q)
@@ -467,7 +460,7 @@ KD_EXPORT int kd_obj_query(struct kd_obj *obj, struct kdispose_query *q)
 
 	if (!q)
 		return -EINVAL;
-	p = kd_kobj_acquire(obj, 0, &ret);
+	p = kd_kobj_acquire(obj, NULL, &ret);
 	if (!p)
 		return ret;
 	memset(q, 0, sizeof(*q));
@@ -481,5 +474,5 @@ KD_EXPORT struct kd_handle *kd_obj_handle(struct kd_obj *obj)
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 
-	return p && p->type ? &p->handle : NULL;
+	return p && p->kind ? &p->handle : NULL;
 }

@@ -103,13 +103,12 @@ enum kd_mode {
 	KD_MODE_FINALIZE,
 };
 
-/* What __kd_handle_close() did. */
-enum kd_close {
-	KD_CLOSE_NONE, /* not called (yet) */
-	KD_CLOSE_ALREADY, /* the handle was closed already */
-	KD_CLOSE_ZERO, /* closed; the kernel object was released now */
-	KD_CLOSE_DEFERRED, /* closed; acquired: the last release does it */
-};
+/*
+ * __kd_handle_close() with KD_MODE_DEFER dropped the last reference: the
+ * caller disposes the kernel object. Positive, and neither of the kernel
+ * dispose's results (1, 0), so it cannot be mistaken for one.
+ */
+#define KD_CLOSE_PENDING 2
 
 /*
  * struct kd_handle - a safe handle
@@ -134,8 +133,7 @@ struct kd_handle {
 
 void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx, uint64_t value,
 		      struct kd_handle *parent);
-enum kd_close __kd_handle_close(struct kd_handle *h, enum kd_mode mode,
-				int *kresult);
+int __kd_handle_close(struct kd_handle *h, enum kd_mode mode);
 void __kd_handle_finish(struct kd_handle *h);
 
 /* Object states (struct kd_obj_priv @state) */
@@ -152,6 +150,30 @@ enum kd_state {
 #define KD_OBJ_MAGIC 0x6b646f62U /* "kdob" */
 
 /*
+ * struct kd_chain - one run of an object's class chain, written only by the
+ * thread that claimed the object, while the chain runs
+ * @thread: that thread.
+ * @ran: bit n set once the dispose of level n was entered.
+ * @bad: a class did not chain up exactly once, or changed @disposing.
+ * @disposing: the argument of this chain.
+ * @mode: how the kind's dispose is to release the kernel object.
+ * @kernel: what the kind's dispose returned (see __kd_handle_close()), for
+ *	kd_chain_run() to hand back; 0 for an object without kernel object.
+ *	The class callbacks return nothing, so this is the one way out.
+ */
+struct kd_chain {
+	pthread_t thread;
+	uint32_t ran;
+	bool bad;
+	bool disposing;
+	enum kd_mode mode;
+	int kernel;
+};
+
+/* A kernel kind (kinds.c): its class and its enum kdispose_type. */
+struct kd_kind;
+
+/*
  * struct kd_obj_priv - the library's part of an object, allocated in front
  * of the public instance (@instance, of klass->size bytes)
  * @magic: KD_OBJ_MAGIC while allocated.
@@ -166,20 +188,10 @@ enum kd_state {
  * @nchildren: entries of @children, changed under ctx->lock but read
  *	without it by kd_obj_cascade() (see __kd_obj_publish()).
  * @depth: level of klass in its chain (kd_object_class is level 0).
+ * @chain: the state of the chain while it runs.
  *
- * Chain state, written only by the thread that claimed the object, while
- * the chain runs:
- * @chain_thread: that thread.
- * @chain_ran: bit n set once the dispose of level n was entered.
- * @chain_bad: a class did not chain up exactly once, or changed @disposing.
- * @disposing: the argument of this chain.
- * @mode: how the kind's dispose releases the kernel object.
- * @kclose: what the kind's dispose did to the safe handle.
- * @kresult: the kernel dispose's result when @kclose is KD_CLOSE_ZERO in
- *	KD_MODE_SYNC.
- *
- * Kernel kinds (@type != 0):
- * @type: enum kdispose_type, or 0 for an object without kernel object.
+ * Kernel kinds (@kind != NULL):
+ * @kind: the kind, or NULL for an object without kernel object.
  * @handle: the safe handle.
  * @map: the mapping of a memory buffer, or NULL (ctx->lock).
  * @map_len: its length.
@@ -195,16 +207,9 @@ struct kd_obj_priv {
 	struct kd_list children;
 	atomic_uint nchildren;
 	unsigned int depth;
+	struct kd_chain chain;
 
-	pthread_t chain_thread;
-	uint32_t chain_ran;
-	bool chain_bad;
-	bool disposing;
-	enum kd_mode mode;
-	enum kd_close kclose;
-	int kresult;
-
-	uint32_t type;
+	const struct kd_kind *kind;
 	struct kd_handle handle;
 	void *map;
 	size_t map_len;
@@ -223,7 +228,7 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 				    struct kd_obj *owner, int *err);
 int __kd_obj_publish(struct kd_obj_priv *p);
 void __kd_obj_destroy(struct kd_obj_priv *p);
-int __kd_obj_dispose(struct kd_obj_priv *p, enum kd_mode mode);
+int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending);
 void __kd_obj_put(struct kd_obj_priv *p);
 bool __kd_class_derives(const struct kd_class *cls,
 			const struct kd_class *base);

@@ -19,7 +19,7 @@
  *
  * The chain: dispose(obj, disposing) of the object's class runs first; each
  * class ends with kd_chain_dispose(), which runs its parent's, down to
- * kd_object_class (level 0). chain_ran records the levels entered. If the
+ * kd_object_class (level 0). chain.ran records the levels entered. If the
  * top-level call returns without level 0 having run, a class forgot to
  * chain up: the lowest level entered is the culprit, the library runs the
  * rest of the chain from its parent and reports -EPROTO.
@@ -264,11 +264,11 @@ KD_EXPORT int kd_obj_is_disposed(struct kd_obj *obj)
 static void kd_chain_call(struct kd_obj_priv *p, const struct kd_class *cls,
 			  unsigned int level)
 {
-	p->chain_ran |= 1U << level;
+	p->chain.ran |= 1U << level;
 	if (cls->dispose)
-		cls->dispose(kd_priv_obj(p), p->disposing);
+		cls->dispose(kd_priv_obj(p), p->chain.disposing);
 	else
-		kd_chain_dispose(cls, kd_priv_obj(p), p->disposing);
+		kd_chain_dispose(cls, kd_priv_obj(p), p->chain.disposing);
 }
 
 KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
@@ -279,41 +279,45 @@ KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
 
 	/* Only the thread running @obj's chain may extend it. */
 	if (!p || atomic_load(&p->state) != KD_DISPOSING ||
-	    !pthread_equal(p->chain_thread, pthread_self()))
+	    !pthread_equal(p->chain.thread, pthread_self()))
 		return;
 	level = kd_class_level(p, cls);
-	if (level <= 0 || !(p->chain_ran & (1U << level)) ||
-	    (p->chain_ran & (1U << (level - 1)))) {
-		p->chain_bad = true;
+	if (level <= 0 || !(p->chain.ran & (1U << level)) ||
+	    (p->chain.ran & (1U << (level - 1)))) {
+		p->chain.bad = true;
 		return;
 	}
-	if (disposing != p->disposing)
-		p->chain_bad = true;
+	if (disposing != p->chain.disposing)
+		p->chain.bad = true;
 	kd_chain_call(p, kd_class_parent(cls), level - 1);
 }
 
-/* Runs @p's class chain. Return: 0, or -EPROTO if a class misbehaved. */
+/*
+ * Runs @p's class chain; the kind's dispose in it releases the kernel
+ * object as @mode says (KD_MODE_FINALIZE when not @disposing).
+ * Return: 0, or -EPROTO if a class misbehaved; *kernel gets what the
+ * kind's dispose returned (see __kd_handle_close()), 0 if there is none.
+ */
 static int kd_chain_run(struct kd_obj_priv *p, bool disposing,
-			enum kd_mode mode)
+			enum kd_mode mode, int *kernel)
 {
 	unsigned int lowest;
 
-	p->chain_thread = pthread_self();
-	p->chain_ran = 0;
-	p->chain_bad = false;
-	p->disposing = disposing;
-	p->mode = disposing ? mode : KD_MODE_FINALIZE;
-	p->kclose = KD_CLOSE_NONE;
-	p->kresult = 0;
+	p->chain = (struct kd_chain){
+		.thread = pthread_self(),
+		.disposing = disposing,
+		.mode = disposing ? mode : KD_MODE_FINALIZE,
+	};
 
 	kd_chain_call(p, kd_priv_obj(p)->klass, p->depth);
-	while (!(p->chain_ran & 1)) {
+	while (!(p->chain.ran & 1)) {
 		/* The lowest level entered did not chain up: finish for it. */
-		lowest = __builtin_ctz(p->chain_ran);
-		p->chain_bad = true;
+		lowest = __builtin_ctz(p->chain.ran);
+		p->chain.bad = true;
 		kd_chain_call(p, kd_class_at(p, lowest - 1), lowest - 1);
 	}
-	return p->chain_bad ? -EPROTO : 0;
+	*kernel = p->chain.kernel;
+	return p->chain.bad ? -EPROTO : 0;
 }
 
 /*
@@ -358,7 +362,7 @@ static int kd_obj_cascade(struct kd_obj_priv *p)
 		 * A child claimed by another thread meanwhile returns 0 here
 		 * and is left to that thread.
 		 */
-		r = __kd_obj_dispose(c, KD_MODE_SYNC);
+		r = __kd_obj_dispose(c, NULL);
 		if (r < 0 && !ret)
 			ret = r;
 		__kd_obj_put(c);
@@ -366,32 +370,37 @@ static int kd_obj_cascade(struct kd_obj_priv *p)
 }
 
 /*
- * Dispose() of @p; @mode says how the kind's dispose releases the kernel
- * object (see enum kd_mode). With KD_MODE_DEFER, a return of 1 with
- * p->mode still KD_MODE_DEFER and p->kclose == KD_CLOSE_ZERO means the
- * caller must dispose p->handle.value and then call __kd_handle_finish().
- * The caller holds a reference on @p.
+ * Dispose() of @p. With @pending NULL, the kind's dispose disposes the
+ * kernel object itself (KD_MODE_SYNC). Otherwise the caller offers to do
+ * it (KD_MODE_DEFER, in a batch or an io_uring command): *pending is set
+ * when it must dispose p->handle.value and then call __kd_handle_finish(),
+ * which happens only with a return of 1. The caller holds a reference on
+ * @p.
  * Return: as kd_dispose().
  */
-int __kd_obj_dispose(struct kd_obj_priv *p, enum kd_mode mode)
+int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
 {
+	enum kd_mode mode = pending ? KD_MODE_DEFER : KD_MODE_SYNC;
 	unsigned int live = KD_LIVE;
-	int ret, r;
+	int ret, r, kernel;
 
+	if (pending)
+		*pending = false;
 	if (!atomic_compare_exchange_strong(&p->state, &live, KD_DISPOSING))
 		return 0;
 	ret = kd_obj_cascade(p);
-	r = kd_chain_run(p, true, mode);
+	r = kd_chain_run(p, true, mode, &kernel);
 	if (r < 0)
 		ret = r;
-	if (ret && p->kclose == KD_CLOSE_ZERO && p->mode == KD_MODE_DEFER) {
+	if (kernel == KD_CLOSE_PENDING && ret) {
 		/* An error is the result: nothing is left to the caller. */
-		p->kresult = __kd_sys_dispose(p->ctx->fd, p->handle.value);
+		__kd_sys_dispose(p->ctx->fd, p->handle.value);
 		__kd_handle_finish(&p->handle);
-		p->mode = KD_MODE_SYNC;
+	} else if (kernel == KD_CLOSE_PENDING) {
+		*pending = true;
+	} else if (!ret && kernel < 0) {
+		ret = kernel;
 	}
-	if (!ret && p->kclose == KD_CLOSE_ZERO && p->kresult < 0)
-		ret = p->kresult;
 	pthread_mutex_lock(&p->ctx->lock);
 	kd_obj_unlink_locked(p);
 	pthread_mutex_unlock(&p->ctx->lock);
@@ -406,7 +415,7 @@ KD_EXPORT int kd_dispose(struct kd_obj *obj)
 
 	if (!p)
 		return -EINVAL;
-	return __kd_obj_dispose(p, KD_MODE_SYNC);
+	return __kd_obj_dispose(p, NULL);
 }
 
 KD_EXPORT int kd_close(struct kd_obj *obj)
@@ -454,6 +463,7 @@ KD_EXPORT int kd_dispose_many(struct kd_ctx *ctx, struct kd_obj *const *objs,
 	unsigned int i;
 	int *res = results;
 	int count = 0;
+	bool pending;
 
 	if (!ctx || (n && !objs) || n > INT32_MAX)
 		return -EINVAL;
@@ -473,9 +483,8 @@ KD_EXPORT int kd_dispose_many(struct kd_ctx *ctx, struct kd_obj *const *objs,
 			res[i] = -EINVAL;
 			continue;
 		}
-		res[i] = __kd_obj_dispose(p, KD_MODE_DEFER);
-		if (res[i] == 1 && p->kclose == KD_CLOSE_ZERO &&
-		    p->mode == KD_MODE_DEFER) {
+		res[i] = __kd_obj_dispose(p, &pending);
+		if (pending) {
 			b->handles[b->n] = p->handle.value;
 			b->index[b->n++] = i;
 			if (b->n == KDISPOSE_BATCH_MAX)
@@ -501,7 +510,7 @@ int __kd_ctx_finalize(struct kd_ctx *ctx)
 	struct kd_list claimed, *pos, *prev;
 	struct kd_obj_priv *p;
 	unsigned int live;
-	int n = 0;
+	int n = 0, kernel;
 
 	kd_list_init(&claimed);
 	pthread_mutex_lock(&ctx->lock);
@@ -521,7 +530,7 @@ int __kd_ctx_finalize(struct kd_ctx *ctx)
 	while (!kd_list_empty(&claimed)) {
 		p = kd_container_of(claimed.next, struct kd_obj_priv, ctx_link);
 		kd_list_del(&p->ctx_link);
-		kd_chain_run(p, false, KD_MODE_FINALIZE);
+		kd_chain_run(p, false, KD_MODE_FINALIZE, &kernel);
 		atomic_store(&p->state, KD_FINALIZED);
 		__kd_obj_put(p);
 		n++;
