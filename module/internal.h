@@ -28,7 +28,18 @@ struct vm_area_struct;
 #define KDISPOSE_MAX_SLOTS	BIT(KDISPOSE_SLOT_BITS)
 #define KDISPOSE_SEQ_MAX	(U64_MAX >> KDISPOSE_SLOT_BITS)
 
-#define KDISPOSE_NR_TYPES	(KDISPOSE_TYPE_GROUP + 1)
+/*
+ * The length of kind-indexed arrays: one more than the number of kinds in
+ * kinds.h, since the UAPI numbers them from 1 (main.c checks that each
+ * value fits and that no two are equal).
+ */
+enum {
+	KDISPOSE_KIND_NONE,
+#define KDISPOSE_KIND(ID, name)	KDISPOSE_KIND_INDEX_##ID,
+#include "kinds.h"
+#undef KDISPOSE_KIND
+	KDISPOSE_NR_KINDS
+};
 
 /* Module parameters, defined in main.c. */
 extern unsigned int kdispose_max_objects;
@@ -59,12 +70,12 @@ enum kdispose_state {
  * @ref: references: one for the table while the object is published, one
  *	per user (an ioctl in progress, a memory mapping, a waiter). Zero while
  *	the object is being created (lookups cannot take a reference yet) and
- *	once it is being freed. The last put calls &kdispose_type_ops.release.
+ *	once it is being freed. The last put calls &kdispose_kind_ops.release.
  * @created: jiffies at creation (truncated: it gives ages up to 49 days),
  *	for leak reports.
  * @tgid: the thread group that created the object, for leak reports.
  * @nchildren: number of entries on @children. Protected by @owner's lock.
- * @type: enum kdispose_type.
+ * @kind: the kind, a value of enum kdispose_type.
  * @state: enum kdispose_state. Written under @owner's lock; read without it
  *	by lookups, which hold a reference.
  * @owner: the file whose table holds (or held) the object. Set before the
@@ -78,8 +89,8 @@ enum kdispose_state {
  * @sibling: entry on the parent's @children while published; once taken out
  *	of the table, entry on the list of objects a dispose is releasing.
  *	Protected by @owner's lock.
- * @value: the token type's value.
- * @priv: the per-type state of the other types.
+ * @value: the token kind's value.
+ * @priv: the per-kind state of the other kinds.
  * @label: NUL-terminated diagnostic label.
  *
  * Objects come from a SLAB_TYPESAFE_BY_RCU cache: a lockless lookup may
@@ -93,9 +104,9 @@ struct kdispose_object {
 	u32 created;
 	pid_t tgid;
 	u16 nchildren;
-	u8 type;
+	u8 kind;
 	u8 state;
-	struct kdispose_file *owner;
+	struct kdispose_ctx *owner;
 	struct kdispose_object *parent;
 	struct hlist_head children;
 	struct hlist_node sibling;
@@ -132,7 +143,7 @@ struct kdispose_table {
 };
 
 /**
- * struct kdispose_file - the owner: per-open-file state of /dev/kdispose
+ * struct kdispose_ctx - the owner: per-open-file state of /dev/kdispose
  * @ref: references: one for the open file, dropped by its release hook
  *	once every object is finalized, and one per published object until
  *	that object is freed. The last one frees the state.
@@ -144,7 +155,7 @@ struct kdispose_table {
  * @nfree: entries on @free. Protected by @lock.
  * @hwm: slots ever used (the next never-used slot). Protected by @lock.
  * @next_seq: the seq of the next create. Protected by @lock.
- * @nlive: published objects, per type. Protected by @lock.
+ * @nlive: published objects, per kind. Protected by @lock.
  * @ndisposed: objects this file disposed explicitly. Protected by @lock.
  * @bytes: memory-buffer bytes charged to this file. Protected by @lock.
  * @mmap_xa: the mappable objects, indexed by their mmap page offset (their
@@ -157,7 +168,7 @@ struct kdispose_table {
  * valid: the table is freed there, and whatever still holds an object
  * (a mapping, another file's failed lookup) only releases it.
  */
-struct kdispose_file {
+struct kdispose_ctx {
 	refcount_t ref;
 	struct mutex lock;	/* see above: everything but lookups */
 	struct kdispose_table __rcu *table;
@@ -165,7 +176,7 @@ struct kdispose_file {
 	u32 nfree;
 	u32 hwm;
 	u64 next_seq;
-	u32 nlive[KDISPOSE_NR_TYPES];
+	u32 nlive[KDISPOSE_NR_KINDS];
 	u64 ndisposed;
 	u64 bytes;
 	struct xarray mmap_xa;
@@ -188,8 +199,7 @@ enum kdispose_via {
 };
 
 /**
- * struct kdispose_type_ops - what one kind of object does
- * @name: the type's name in counters, fdinfo and logs.
+ * struct kdispose_kind_ops - what one kind of object does
  * @init: optional. Called once by create, before the object is published,
  *	in the creating task. Parses @args (return -EINVAL for unknown bits or
  *	non-zero unused words) and acquires the resource. On failure nothing
@@ -204,14 +214,13 @@ enum kdispose_via {
  *	away, in whatever context dropped it (process context, may sleep):
  *	frees the resource. Also called for an object whose create failed
  *	after @init succeeded.
- * @op: optional. Runs a KDISPOSE_OP_* of this type on a referenced object.
- *	@op->op is known to belong to this type. Missing: EOPNOTSUPP.
+ * @op: optional. Runs a KDISPOSE_OP_* of this kind on a referenced object.
+ *	@op->op is known to belong to this kind. Missing: EOPNOTSUPP.
  * @query: optional. Fills @q->info and @q->state for KDISPOSE_IOC_QUERY.
  * @mmap: optional. Maps the object into @vma; the object then gets an
  *	mmap offset. Must take its own reference for the mapping.
  */
-struct kdispose_type_ops {
-	const char *name;
+struct kdispose_kind_ops {
 	int (*init)(struct kdispose_object *obj,
 		    const struct kdispose_create *args);
 	void (*dispose)(struct kdispose_object *obj, bool disposing);
@@ -221,37 +230,107 @@ struct kdispose_type_ops {
 	int (*mmap)(struct kdispose_object *obj, struct vm_area_struct *vma);
 };
 
-extern const struct kdispose_type_ops kdispose_token_ops;
-extern const struct kdispose_type_ops kdispose_memory_ops;
-extern const struct kdispose_type_ops kdispose_event_ops;
-extern const struct kdispose_type_ops kdispose_file_ops;
-extern const struct kdispose_type_ops kdispose_group_ops;
+#define KDISPOSE_KIND(ID, name)						\
+	extern const struct kdispose_kind_ops kdispose_##name##_ops;
+#include "kinds.h"
+#undef KDISPOSE_KIND
 
-const struct kdispose_type_ops *kdispose_type(unsigned int type);
+const struct kdispose_kind_ops *kdispose_ops(unsigned int kind);
+const char *kdispose_kind_name(unsigned int kind);
+
+/* Room for the longest name in kinds.h, in tracepoints. */
+#define KDISPOSE_KIND_NAME_LEN	8
+
+/* Loops over objects or slots yield the CPU after this many. */
+#define KDISPOSE_RESCHED_BATCH	1024
+
+/**
+ * struct kdispose_taken - objects taken out of a table, to be disposed
+ * @head: the objects, linked by their @sibling, children before parents.
+ * @tail: the last one, where the next is appended.
+ * @count: how many there are, per kind.
+ */
+struct kdispose_taken {
+	struct hlist_head head;
+	struct hlist_node *tail;
+	unsigned int count[KDISPOSE_NR_KINDS];
+};
 
 /* table.c */
+int kdispose_slot_reserve_locked(struct kdispose_ctx *ctx, u64 *handle);
+void kdispose_slot_free_locked(struct kdispose_ctx *ctx, u32 slot);
+struct kdispose_object *kdispose_slot_find_locked(struct kdispose_ctx *ctx,
+						  u64 handle);
+void kdispose_slot_fill_locked(struct kdispose_ctx *ctx,
+			       struct kdispose_object *obj);
+void kdispose_slot_clear_locked(struct kdispose_ctx *ctx,
+				struct kdispose_object *obj);
+void kdispose_slot_retire_locked(struct kdispose_ctx *ctx, u64 handle);
+void kdispose_table_free(struct kdispose_ctx *ctx);
+struct kdispose_object *kdispose_object_lookup(struct kdispose_ctx *ctx,
+					       u64 handle);
+struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_ctx *ctx,
+						    unsigned long pgoff);
+
+/* ctx.c */
+struct kdispose_ctx *kdispose_ctx_alloc(void);
+void kdispose_ctx_put(struct kdispose_ctx *ctx);
+void kdispose_ctx_release(struct kdispose_ctx *ctx);
+void kdispose_report_leak(struct kdispose_object *obj);
+int kdispose_charge_bytes(struct kdispose_ctx *ctx, u64 bytes);
+void kdispose_uncharge_bytes(struct kdispose_ctx *ctx, u64 bytes);
+void kdispose_show_fdinfo(struct seq_file *m, struct kdispose_ctx *ctx);
+
+/* object.c */
 int kdispose_cache_init(void);
 void kdispose_cache_exit(void);
-struct kdispose_file *kdispose_file_alloc(void);
-void kdispose_file_release(struct kdispose_file *kf);
-int kdispose_object_create(struct kdispose_file *kf,
+int kdispose_object_create(struct kdispose_ctx *ctx,
 			   const struct kdispose_create *args,
 			   u64 __user *uhandle);
-int kdispose_object_dispose(struct kdispose_file *kf, u64 handle,
+int kdispose_object_dispose(struct kdispose_ctx *ctx, u64 handle,
 			    unsigned int via);
-unsigned int kdispose_object_dispose_many(struct kdispose_file *kf,
+unsigned int kdispose_object_dispose_many(struct kdispose_ctx *ctx,
 					  const u64 *handles, s32 *results,
 					  unsigned int n);
-struct kdispose_object *kdispose_object_lookup(struct kdispose_file *kf,
-					       u64 handle);
-struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_file *kf,
-						    unsigned long pgoff);
+unsigned int kdispose_take_tree_locked(struct kdispose_ctx *ctx,
+				       struct kdispose_object *root,
+				       bool disposing,
+				       struct kdispose_taken *out);
+void kdispose_dispose_taken(struct kdispose_ctx *ctx,
+			    struct kdispose_taken *taken, bool disposing,
+			    unsigned int via);
 void kdispose_object_query(struct kdispose_object *obj,
 			   struct kdispose_query *q);
 void kdispose_object_put(struct kdispose_object *obj);
-int kdispose_charge_bytes(struct kdispose_file *kf, u64 bytes);
-void kdispose_uncharge_bytes(struct kdispose_file *kf, u64 bytes);
-void kdispose_show_fdinfo(struct seq_file *m, struct kdispose_file *kf);
+
+/**
+ * kdispose_handle_slot - the table slot within a handle
+ * @handle: the handle
+ */
+static inline u32 kdispose_handle_slot(u64 handle)
+{
+	return handle & (KDISPOSE_MAX_SLOTS - 1);
+}
+
+/**
+ * kdispose_handle_seq - the create sequence number within a handle
+ * @handle: the handle
+ */
+static inline u64 kdispose_handle_seq(u64 handle)
+{
+	return handle >> KDISPOSE_SLOT_BITS;
+}
+
+/**
+ * kdispose_table_locked - an owner's table, for a holder of its lock
+ * @ctx: the owner
+ */
+static inline struct kdispose_table *
+kdispose_table_locked(struct kdispose_ctx *ctx)
+{
+	return rcu_dereference_protected(ctx->table,
+					 lockdep_is_held(&ctx->lock));
+}
 
 /**
  * kdispose_object_get - take a reference on an object
@@ -291,8 +370,8 @@ int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 
 /* stats.c */
 extern const struct attribute_group *kdispose_attr_groups[];
-void kdispose_stats_created(unsigned int type);
-void kdispose_stats_taken(unsigned int type, bool disposing);
-void kdispose_stats_released(unsigned int type);
+void kdispose_stats_created(unsigned int kind);
+void kdispose_stats_taken(unsigned int kind, bool disposing);
+void kdispose_stats_released(unsigned int kind);
 
 #endif /* _KDISPOSE_INTERNAL_H */

@@ -11,16 +11,16 @@
 
 #include "internal.h"
 
-typedef long (*kdispose_ioctl_fn)(struct kdispose_file *kf,
+typedef long (*kdispose_ioctl_fn)(struct kdispose_ctx *ctx,
 				  void __user *uarg, unsigned int usize);
 
-static long kdispose_ioctl_version(struct kdispose_file *kf,
+static long kdispose_ioctl_version(struct kdispose_ctx *ctx,
 				   void __user *uarg, unsigned int usize)
 {
 	return KDISPOSE_ABI_VERSION;
 }
 
-static long kdispose_ioctl_create(struct kdispose_file *kf,
+static long kdispose_ioctl_create(struct kdispose_ctx *ctx,
 				  void __user *uarg, unsigned int usize)
 {
 	struct kdispose_create __user *ucreate = uarg;
@@ -30,10 +30,10 @@ static long kdispose_ioctl_create(struct kdispose_file *kf,
 	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
 	if (err)
 		return err;
-	return kdispose_object_create(kf, &args, &ucreate->handle);
+	return kdispose_object_create(ctx, &args, &ucreate->handle);
 }
 
-static long kdispose_ioctl_dispose(struct kdispose_file *kf,
+static long kdispose_ioctl_dispose(struct kdispose_ctx *ctx,
 				   void __user *uarg, unsigned int usize)
 {
 	struct kdispose_dispose args;
@@ -44,10 +44,10 @@ static long kdispose_ioctl_dispose(struct kdispose_file *kf,
 		return err;
 	if (args.flags || args.pad)
 		return -EINVAL;
-	return kdispose_object_dispose(kf, args.handle, KDISPOSE_VIA_IOCTL);
+	return kdispose_object_dispose(ctx, args.handle, KDISPOSE_VIA_IOCTL);
 }
 
-static long kdispose_ioctl_query(struct kdispose_file *kf,
+static long kdispose_ioctl_query(struct kdispose_ctx *ctx,
 				 void __user *uarg, unsigned int usize)
 {
 	struct kdispose_object *obj;
@@ -59,23 +59,23 @@ static long kdispose_ioctl_query(struct kdispose_file *kf,
 		return err;
 	if (q.flags)
 		return -EINVAL;
-	obj = kdispose_object_lookup(kf, q.handle);
+	obj = kdispose_object_lookup(ctx, q.handle);
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	reply.handle = q.handle;
 	kdispose_object_query(obj, &reply);
-	if (kdispose_type(obj->type)->query)
-		kdispose_type(obj->type)->query(obj, &reply);
+	if (kdispose_ops(obj->kind)->query)
+		kdispose_ops(obj->kind)->query(obj, &reply);
 	kdispose_object_put(obj);
 	if (copy_to_user(uarg, &reply, min_t(size_t, usize, sizeof(reply))))
 		return -EFAULT;
 	return 0;
 }
 
-static long kdispose_ioctl_op(struct kdispose_file *kf,
+static long kdispose_ioctl_op(struct kdispose_ctx *ctx,
 			      void __user *uarg, unsigned int usize)
 {
-	const struct kdispose_type_ops *ops;
+	const struct kdispose_kind_ops *ops;
 	struct kdispose_object *obj;
 	struct kdispose_op op;
 	u64 in[ARRAY_SIZE(op.args)];
@@ -87,12 +87,12 @@ static long kdispose_ioctl_op(struct kdispose_file *kf,
 		return err;
 	if (op.flags)
 		return -EINVAL;
-	obj = kdispose_object_lookup(kf, op.handle);
+	obj = kdispose_object_lookup(ctx, op.handle);
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	memcpy(in, op.args, sizeof(in));
-	ops = kdispose_type(obj->type);
-	if (op.op >> 8 != obj->type || !ops->op)
+	ops = kdispose_ops(obj->kind);
+	if (op.op >> 8 != obj->kind || !ops->op)
 		ret = -EOPNOTSUPP;
 	else
 		ret = ops->op(obj, &op);
@@ -115,7 +115,7 @@ static long kdispose_ioctl_op(struct kdispose_file *kf,
  */
 #define KDISPOSE_BATCH_CHUNK	64
 
-static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
+static long kdispose_ioctl_dispose_batch(struct kdispose_ctx *ctx,
 					 void __user *uarg,
 					 unsigned int usize)
 {
@@ -147,7 +147,7 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_file *kf,
 		if (copy_from_user(chunk.handles, uhandles + done,
 				   n * sizeof(chunk.handles[0])))
 			return -EFAULT;
-		ndisposed += kdispose_object_dispose_many(kf, chunk.handles,
+		ndisposed += kdispose_object_dispose_many(ctx, chunk.handles,
 							  chunk.results, n);
 		if (copy_to_user(uresults + done, chunk.results,
 				 n * sizeof(chunk.results[0])))

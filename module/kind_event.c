@@ -196,8 +196,7 @@ static void kdispose_event_query(struct kdispose_object *obj,
 		q->state |= KDISPOSE_STATE_SIGNALED;
 }
 
-const struct kdispose_type_ops kdispose_event_ops = {
-	.name = "event",
+const struct kdispose_kind_ops kdispose_event_ops = {
 	.init = kdispose_event_init,
 	.dispose = kdispose_event_dispose,
 	.release = kdispose_event_release,

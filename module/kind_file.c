@@ -65,22 +65,22 @@
 #include "internal.h"
 
 /* Anon-inode files that may be pinned, by the name their creator gives. */
-static const char *const kdispose_pinned_anon_names[] = {
+static const char *const kdispose_file_anon_names[] = {
 	"[eventfd]", "[timerfd]", "[signalfd]", "[eventpoll]", "[pidfd]",
 };
 
-static bool kdispose_pinned_anon_allowed(const struct file *file)
+static bool kdispose_file_anon_allowed(const struct file *file)
 {
 	const char *name = file->f_path.dentry->d_name.name;
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(kdispose_pinned_anon_names); i++)
-		if (!strcmp(name, kdispose_pinned_anon_names[i]))
+	for (i = 0; i < ARRAY_SIZE(kdispose_file_anon_names); i++)
+		if (!strcmp(name, kdispose_file_anon_names[i]))
 			return true;
 	return false;
 }
 
-static bool kdispose_pinned_sock_allowed(struct file *file)
+static bool kdispose_file_sock_allowed(struct file *file)
 {
 	struct socket *sock = sock_from_file(file);
 
@@ -97,7 +97,7 @@ static bool kdispose_pinned_sock_allowed(struct file *file)
 }
 
 /* The minors of drivers/char/mem.c that hold nothing (see above). */
-static bool kdispose_pinned_chr_allowed(const struct inode *inode)
+static bool kdispose_file_chr_allowed(const struct inode *inode)
 {
 	if (imajor(inode) != MEM_MAJOR)
 		return false;
@@ -113,12 +113,12 @@ static bool kdispose_pinned_chr_allowed(const struct inode *inode)
 }
 
 /* Whether @file is on the allowlist of files that hold nothing back. */
-static bool kdispose_pinned_allowed(struct file *file)
+static bool kdispose_file_allowed(struct file *file)
 {
 	struct inode *inode = file_inode(file);
 
 	if (inode->i_sb->s_magic == ANON_INODE_FS_MAGIC)
-		return kdispose_pinned_anon_allowed(file);
+		return kdispose_file_anon_allowed(file);
 	if (kdispose_sb_is_pidfs(inode->i_sb))
 		return true;
 	/* Other anonymous inodes (dma-buf, aio): S_IFREG on some kernels. */
@@ -131,15 +131,15 @@ static bool kdispose_pinned_allowed(struct file *file)
 	case S_IFIFO:
 		return true;
 	case S_IFSOCK:
-		return kdispose_pinned_sock_allowed(file);
+		return kdispose_file_sock_allowed(file);
 	case S_IFCHR:
-		return kdispose_pinned_chr_allowed(inode);
+		return kdispose_file_chr_allowed(inode);
 	}
 	return false;
 }
 
-static int kdispose_pinned_init(struct kdispose_object *obj,
-				const struct kdispose_create *args)
+static int kdispose_file_init(struct kdispose_object *obj,
+			      const struct kdispose_create *args)
 {
 	s64 fd = (s64)args->args[0];
 	struct file *file;
@@ -152,7 +152,7 @@ static int kdispose_pinned_init(struct kdispose_object *obj,
 	file = fget(fd);
 	if (!file)
 		return -EBADF;
-	if (!kdispose_pinned_allowed(file)) {
+	if (!kdispose_file_allowed(file)) {
 		fput(file);
 		return -ELOOP;
 	}
@@ -161,13 +161,13 @@ static int kdispose_pinned_init(struct kdispose_object *obj,
 	return 0;
 }
 
-static void kdispose_pinned_release(struct kdispose_object *obj)
+static void kdispose_file_release(struct kdispose_object *obj)
 {
 	/* May be the last reference: the file's own release may then run. */
 	fput(obj->priv);
 }
 
-static long kdispose_pinned_install(struct file *file, u64 flags)
+static long kdispose_file_install(struct file *file, u64 flags)
 {
 	int fd;
 
@@ -183,28 +183,27 @@ static long kdispose_pinned_install(struct file *file, u64 flags)
 	return fd;
 }
 
-static long kdispose_pinned_op(struct kdispose_object *obj,
-			       struct kdispose_op *op)
+static long kdispose_file_op(struct kdispose_object *obj,
+			     struct kdispose_op *op)
 {
 	if (op->op != KDISPOSE_OP_FILE_INSTALL)
 		return -EOPNOTSUPP;
 	if (op->args[1] || op->args[2] || op->args[3])
 		return -EINVAL;
-	return kdispose_pinned_install(obj->priv, op->args[0]);
+	return kdispose_file_install(obj->priv, op->args[0]);
 }
 
-static void kdispose_pinned_query(struct kdispose_object *obj,
-				  struct kdispose_query *q)
+static void kdispose_file_query(struct kdispose_object *obj,
+				struct kdispose_query *q)
 {
 	struct file *file = obj->priv;
 
 	q->info[0] = file->f_flags;
 }
 
-const struct kdispose_type_ops kdispose_file_ops = {
-	.name = "file",
-	.init = kdispose_pinned_init,
-	.release = kdispose_pinned_release,
-	.op = kdispose_pinned_op,
-	.query = kdispose_pinned_query,
+const struct kdispose_kind_ops kdispose_file_ops = {
+	.init = kdispose_file_init,
+	.release = kdispose_file_release,
+	.op = kdispose_file_op,
+	.query = kdispose_file_query,
 };

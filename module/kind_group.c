@@ -11,7 +11,6 @@ static int kdispose_group_init(struct kdispose_object *obj,
 	return args->args[0] || args->args[1] ? -EINVAL : 0;
 }
 
-const struct kdispose_type_ops kdispose_group_ops = {
-	.name = "group",
+const struct kdispose_kind_ops kdispose_group_ops = {
 	.init = kdispose_group_init,
 };

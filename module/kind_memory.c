@@ -254,8 +254,7 @@ static int kdispose_memory_mmap(struct kdispose_object *obj,
 	return 0;
 }
 
-const struct kdispose_type_ops kdispose_memory_ops = {
-	.name = "memory",
+const struct kdispose_kind_ops kdispose_memory_ops = {
 	.init = kdispose_memory_init,
 	.release = kdispose_memory_release,
 	.op = kdispose_memory_op,

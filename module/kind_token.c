@@ -39,8 +39,7 @@ static void kdispose_token_query(struct kdispose_object *obj,
 	q->info[0] = READ_ONCE(obj->value);
 }
 
-const struct kdispose_type_ops kdispose_token_ops = {
-	.name = "token",
+const struct kdispose_kind_ops kdispose_token_ops = {
 	.init = kdispose_token_init,
 	.op = kdispose_token_op,
 	.query = kdispose_token_query,

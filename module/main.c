@@ -2,7 +2,7 @@
 /*
  * kdispose: the .NET dispose pattern for kernel resources.
  *
- * main.c holds the module parameters, the table of object types, the file
+ * main.c holds the module parameters, the table of object kinds, the file
  * operations of /dev/kdispose, the misc device and module init/exit.
  */
 #include <linux/fs.h>
@@ -46,43 +46,77 @@ module_param_named(leak_report, kdispose_leak_report, bool, 0644);
 MODULE_PARM_DESC(leak_report,
 		 "Log each object that reaches the finalizer path undisposed, rate-limited (default: N)");
 
-static const struct kdispose_type_ops *const kdispose_types[KDISPOSE_NR_TYPES] = {
-	[KDISPOSE_TYPE_TOKEN] = &kdispose_token_ops,
-	[KDISPOSE_TYPE_MEMORY] = &kdispose_memory_ops,
-	[KDISPOSE_TYPE_EVENT] = &kdispose_event_ops,
-	[KDISPOSE_TYPE_FILE] = &kdispose_file_ops,
-	[KDISPOSE_TYPE_GROUP] = &kdispose_group_ops,
+/*
+ * Indexed by the UAPI value: one past the end does not compile, and
+ * kdispose_kinds_check() makes two equal values duplicate case labels.
+ */
+static const struct kdispose_kind_ops *const kdispose_kinds[KDISPOSE_NR_KINDS] = {
+#define KDISPOSE_KIND(ID, name)						\
+	[KDISPOSE_TYPE_##ID] = &kdispose_##name##_ops,
+#include "kinds.h"
+#undef KDISPOSE_KIND
 };
 
+static const char *const kdispose_kind_names[KDISPOSE_NR_KINDS] = {
+#define KDISPOSE_KIND(ID, name)						\
+	[KDISPOSE_TYPE_##ID] = #name,
+#include "kinds.h"
+#undef KDISPOSE_KIND
+};
+
+static void __init kdispose_kinds_check(unsigned int kind)
+{
+	switch (kind) {
+#define KDISPOSE_KIND(ID, name)						\
+	case KDISPOSE_TYPE_##ID:
+#include "kinds.h"
+#undef KDISPOSE_KIND
+		break;
+	}
+	BUILD_BUG_ON(ARRAY_SIZE(kdispose_kinds) != KDISPOSE_NR_KINDS);
+}
+
 /**
- * kdispose_type - the ops of an object type
- * @type: a value of enum kdispose_type, possibly from user space
+ * kdispose_ops - the ops of a kind of object
+ * @kind: a value of enum kdispose_type, possibly from user space
  *
  * Context: any context.
- * Return: the ops, or NULL when @type is not a type.
+ * Return: the ops, or NULL when @kind is not a kind.
  */
-const struct kdispose_type_ops *kdispose_type(unsigned int type)
+const struct kdispose_kind_ops *kdispose_ops(unsigned int kind)
 {
-	if (type >= KDISPOSE_NR_TYPES)
+	if (kind >= KDISPOSE_NR_KINDS)
 		return NULL;
-	return kdispose_types[array_index_nospec(type, KDISPOSE_NR_TYPES)];
+	return kdispose_kinds[array_index_nospec(kind, KDISPOSE_NR_KINDS)];
+}
+
+/**
+ * kdispose_kind_name - the name of a kind in counters, fdinfo and logs
+ * @kind: a kind, as kdispose_ops() accepted it
+ *
+ * Context: any context.
+ * Return: the name.
+ */
+const char *kdispose_kind_name(unsigned int kind)
+{
+	return kdispose_kind_names[kind];
 }
 
 static int kdispose_open(struct inode *inode, struct file *file)
 {
-	struct kdispose_file *kf;
+	struct kdispose_ctx *ctx;
 
-	kf = kdispose_file_alloc();
-	if (!kf)
+	ctx = kdispose_ctx_alloc();
+	if (!ctx)
 		return -ENOMEM;
-	/* misc_open() left the miscdevice here; the file owns @kf instead. */
-	file->private_data = kf;
+	/* misc_open() left the miscdevice here; the file owns @ctx instead. */
+	file->private_data = ctx;
 	return 0;
 }
 
 static int kdispose_release(struct inode *inode, struct file *file)
 {
-	kdispose_file_release(file->private_data);
+	kdispose_ctx_release(file->private_data);
 	return 0;
 }
 
@@ -94,7 +128,7 @@ static int kdispose_mmap(struct file *file, struct vm_area_struct *vma)
 	obj = kdispose_object_lookup_mmap(file->private_data, vma->vm_pgoff);
 	if (!obj)
 		return -EINVAL;
-	err = kdispose_type(obj->type)->mmap(obj, vma);
+	err = kdispose_ops(obj->kind)->mmap(obj, vma);
 	kdispose_object_put(obj);
 	return err;
 }
@@ -128,6 +162,7 @@ static int __init kdispose_init(void)
 {
 	int err;
 
+	kdispose_kinds_check(0);
 	err = kdispose_cache_init();
 	if (err)
 		return err;

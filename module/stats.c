@@ -16,7 +16,7 @@
 #include "internal.h"
 
 /**
- * struct kdispose_counters - the counters of one type
+ * struct kdispose_counters - the counters of one kind
  * @created: objects published.
  * @disposed: objects taken out of a table by an explicit dispose.
  * @finalized: objects taken out of a table by a file's release.
@@ -33,50 +33,50 @@ struct kdispose_counters {
 
 /* Protects kdispose_counters[]. */
 static DEFINE_SEQLOCK(kdispose_stats_lock);
-static struct kdispose_counters kdispose_counters[KDISPOSE_NR_TYPES];
+static struct kdispose_counters kdispose_counters[KDISPOSE_NR_KINDS];
 
 /**
  * kdispose_stats_created - count a published object
- * @type: its type
+ * @kind: its kind
  *
  * Context: any context.
  */
-void kdispose_stats_created(unsigned int type)
+void kdispose_stats_created(unsigned int kind)
 {
 	write_seqlock(&kdispose_stats_lock);
-	kdispose_counters[type].created++;
-	kdispose_counters[type].live++;
+	kdispose_counters[kind].created++;
+	kdispose_counters[kind].live++;
 	write_sequnlock(&kdispose_stats_lock);
 }
 
 /**
  * kdispose_stats_taken - count an object taken out of its table
- * @type: its type
+ * @kind: its kind
  * @disposing: true for an explicit dispose, false for the finalizer path
  *
  * Context: any context.
  */
-void kdispose_stats_taken(unsigned int type, bool disposing)
+void kdispose_stats_taken(unsigned int kind, bool disposing)
 {
 	write_seqlock(&kdispose_stats_lock);
 	if (disposing)
-		kdispose_counters[type].disposed++;
+		kdispose_counters[kind].disposed++;
 	else
-		kdispose_counters[type].finalized++;
-	kdispose_counters[type].live--;
+		kdispose_counters[kind].finalized++;
+	kdispose_counters[kind].live--;
 	write_sequnlock(&kdispose_stats_lock);
 }
 
 /**
  * kdispose_stats_released - count an object whose last reference is gone
- * @type: its type
+ * @kind: its kind
  *
  * Context: any context.
  */
-void kdispose_stats_released(unsigned int type)
+void kdispose_stats_released(unsigned int kind)
 {
 	write_seqlock(&kdispose_stats_lock);
-	kdispose_counters[type].released++;
+	kdispose_counters[kind].released++;
 	write_sequnlock(&kdispose_stats_lock);
 }
 
@@ -92,9 +92,9 @@ static int kdispose_counters_emit(char *buf, int len, const char *name,
 static ssize_t counters_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	struct kdispose_counters snap[KDISPOSE_NR_TYPES];
+	struct kdispose_counters snap[KDISPOSE_NR_KINDS];
 	struct kdispose_counters all = {};
-	unsigned int seq, type;
+	unsigned int seq, kind;
 	int len;
 
 	do {
@@ -102,19 +102,19 @@ static ssize_t counters_show(struct device *dev, struct device_attribute *attr,
 		memcpy(snap, kdispose_counters, sizeof(snap));
 	} while (read_seqretry(&kdispose_stats_lock, seq));
 
-	for (type = 0; type < KDISPOSE_NR_TYPES; type++) {
-		all.created += snap[type].created;
-		all.disposed += snap[type].disposed;
-		all.finalized += snap[type].finalized;
-		all.live += snap[type].live;
-		all.released += snap[type].released;
+	for (kind = 0; kind < KDISPOSE_NR_KINDS; kind++) {
+		all.created += snap[kind].created;
+		all.disposed += snap[kind].disposed;
+		all.finalized += snap[kind].finalized;
+		all.live += snap[kind].live;
+		all.released += snap[kind].released;
 	}
 	len = kdispose_counters_emit(buf, 0, "all", &all);
-	for (type = 0; type < KDISPOSE_NR_TYPES; type++)
-		if (kdispose_type(type))
+	for (kind = 0; kind < KDISPOSE_NR_KINDS; kind++)
+		if (kdispose_ops(kind))
 			len += kdispose_counters_emit(buf, len,
-						      kdispose_type(type)->name,
-						      &snap[type]);
+						      kdispose_kind_name(kind),
+						      &snap[kind]);
 	return len;
 }
 static DEVICE_ATTR_RO(counters);

@@ -18,15 +18,6 @@
 
 #include "internal.h"
 
-#define kdispose_show_kind(type)					\
-	__print_symbolic(type,						\
-			 { 0, "none" },					\
-			 { KDISPOSE_TYPE_TOKEN, "token" },		\
-			 { KDISPOSE_TYPE_MEMORY, "memory" },		\
-			 { KDISPOSE_TYPE_EVENT, "event" },		\
-			 { KDISPOSE_TYPE_FILE, "file" },		\
-			 { KDISPOSE_TYPE_GROUP, "group" })
-
 #define kdispose_show_via(via)						\
 	__print_symbolic(via,						\
 			 { KDISPOSE_VIA_IOCTL, "ioctl" },		\
@@ -38,16 +29,18 @@ DECLARE_EVENT_CLASS(kdispose_object_class,
 		    TP_ARGS(obj),
 		    TP_STRUCT__entry(__field(pid_t, owner)
 				     __field(u64, handle)
-				     __field(unsigned int, kind)
+				     __array(char, kind, KDISPOSE_KIND_NAME_LEN)
 				     __array(char, label, KDISPOSE_LABEL_LEN)),
 		    TP_fast_assign(__entry->owner = obj->owner->tgid;
 				   __entry->handle = obj->handle;
-				   __entry->kind = obj->type;
+				   strscpy_pad(__entry->kind,
+					       kdispose_kind_name(obj->kind),
+					       KDISPOSE_KIND_NAME_LEN);
 				   memcpy(__entry->label, obj->label,
 					  KDISPOSE_LABEL_LEN);),
 		    TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\"",
 			      __entry->owner, __entry->handle,
-			      kdispose_show_kind(__entry->kind),
+			      __entry->kind,
 			      __entry->label)
 );
 
@@ -62,27 +55,29 @@ DEFINE_EVENT(kdispose_object_class, kdispose_finalize,
 );
 
 TRACE_EVENT(kdispose_dispose,
-	    TP_PROTO(const struct kdispose_file *kf, u64 handle,
+	    TP_PROTO(const struct kdispose_ctx *ctx, u64 handle,
 		     const struct kdispose_object *obj, unsigned int via),
-	    TP_ARGS(kf, handle, obj, via),
+	    TP_ARGS(ctx, handle, obj, via),
 	    TP_STRUCT__entry(__field(pid_t, owner)
 			     __field(pid_t, caller)
 			     __field(u64, handle)
-			     __field(unsigned int, kind)
+			     __array(char, kind, KDISPOSE_KIND_NAME_LEN)
 			     __field(unsigned int, via)
 			     __field(bool, won)
 			     __array(char, label, KDISPOSE_LABEL_LEN)),
-	    TP_fast_assign(__entry->owner = kf->tgid;
+	    TP_fast_assign(__entry->owner = ctx->tgid;
 			   __entry->caller = task_pid_nr(current);
 			   __entry->handle = handle;
-			   __entry->kind = obj ? obj->type : 0;
+			   strscpy_pad(__entry->kind, obj ?
+				       kdispose_kind_name(obj->kind) : "none",
+				       KDISPOSE_KIND_NAME_LEN);
 			   __entry->via = via & ~KDISPOSE_VIA_NONBLOCK;
 			   __entry->won = obj;
 			   strscpy_pad(__entry->label, obj ? obj->label : "",
 				       KDISPOSE_LABEL_LEN);),
 	    TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\" via=%s caller=%d won=%d",
 		      __entry->owner, __entry->handle,
-		      kdispose_show_kind(__entry->kind), __entry->label,
+		      __entry->kind, __entry->label,
 		      kdispose_show_via(__entry->via), __entry->caller,
 		      __entry->won)
 );
@@ -92,18 +87,20 @@ TRACE_EVENT(kdispose_release,
 	    TP_ARGS(obj, deferred),
 	    TP_STRUCT__entry(__field(pid_t, owner)
 			     __field(u64, handle)
-			     __field(unsigned int, kind)
+			     __array(char, kind, KDISPOSE_KIND_NAME_LEN)
 			     __field(bool, deferred)
 			     __array(char, label, KDISPOSE_LABEL_LEN)),
 	    TP_fast_assign(__entry->owner = obj->owner->tgid;
 			   __entry->handle = obj->handle;
-			   __entry->kind = obj->type;
+			   strscpy_pad(__entry->kind,
+				       kdispose_kind_name(obj->kind),
+				       KDISPOSE_KIND_NAME_LEN);
 			   __entry->deferred = deferred;
 			   memcpy(__entry->label, obj->label,
 				  KDISPOSE_LABEL_LEN);),
 	    TP_printk("owner=%d handle=%#llx kind=%s label=\"%s\" deferred=%d",
 		      __entry->owner, __entry->handle,
-		      kdispose_show_kind(__entry->kind), __entry->label,
+		      __entry->kind, __entry->label,
 		      __entry->deferred)
 );
 

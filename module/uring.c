@@ -31,7 +31,7 @@
  */
 int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
-	struct kdispose_file *kf = ioucmd->file->private_data;
+	struct kdispose_ctx *ctx = ioucmd->file->private_data;
 	struct kdispose_dispose args;
 	unsigned int via;
 	int ret;
@@ -46,7 +46,7 @@ int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		via = KDISPOSE_VIA_URING;
 		if (issue_flags & IO_URING_F_NONBLOCK)
 			via |= KDISPOSE_VIA_NONBLOCK;
-		ret = kdispose_object_dispose(kf, args.handle, via);
+		ret = kdispose_object_dispose(ctx, args.handle, via);
 		if (ret == -EAGAIN)
 			return ret;
 		break;

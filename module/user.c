@@ -22,7 +22,8 @@
  * the user: tables grow by doubling, and only memory buffers charge bytes.
  *
  * Locking: kdispose_users and each user's @node are protected by
- * kdispose_users_lock, taken only when an owner is allocated or freed. The
+ * kdispose_users_lock, taken only when an owner is allocated or freed
+ * (the open and the end of a file, not its creates and disposes). The
  * charges are atomics, checked against the limit after the add so that two
  * racing charges cannot both pass.
  */
@@ -106,8 +107,11 @@ struct kdispose_user *kdispose_user_get(void)
  */
 void kdispose_user_put(struct kdispose_user *user)
 {
-	if (!refcount_dec_and_lock(&user->ref, &kdispose_users_lock))
+	spin_lock(&kdispose_users_lock);
+	if (!refcount_dec_and_test(&user->ref)) {
+		spin_unlock(&kdispose_users_lock);
 		return;
+	}
 	hash_del(&user->node);
 	spin_unlock(&kdispose_users_lock);
 	WARN_ON_ONCE(atomic_long_read(&user->slots) ||
