@@ -23,10 +23,11 @@
 #define DEVICE "/dev/kdispose"
 #define COUNTERS "/sys/class/misc/kdispose/counters"
 
-static const char *const kinds[] = {
-	"token", "memory", "event", "file", "group",
-};
-#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+/*
+ * The kinds are the rows of the counters file after "all": the module's
+ * own list (module/kinds.h), so a new kind shows up here without a change.
+ */
+#define MAX_KINDS 32
 
 /* One open /dev/kdispose file of one process. */
 struct owner {
@@ -34,7 +35,7 @@ struct owner {
 	int fd;
 	char comm[32];
 	unsigned long long live;
-	unsigned long long live_kind[NKINDS];
+	unsigned long long live_kind[MAX_KINDS];
 	unsigned long long bytes;
 	unsigned long long disposed;
 	unsigned long long next_seq;
@@ -49,8 +50,10 @@ struct counters {
 struct snapshot {
 	struct owner *owners;
 	size_t nowners;
-	struct counters counters[NKINDS + 1];
+	struct counters counters[MAX_KINDS + 1];
 	size_t ncounters;
+	const char *kinds[MAX_KINDS];
+	size_t nkinds;
 };
 
 static int read_text(const char *path, char *buf, size_t size)
@@ -78,20 +81,24 @@ static int read_counters(struct snapshot *s)
 	if (ret < 0)
 		return ret;
 	for (line = strtok_r(buf, "\n", &save);
-	     line && s->ncounters < NKINDS + 1;
+	     line && s->ncounters < MAX_KINDS + 1;
 	     line = strtok_r(NULL, "\n", &save)) {
 		struct counters *c = &s->counters[s->ncounters];
 
 		if (sscanf(line,
 			   "%15s created %llu disposed %llu finalized %llu live %llu released %llu",
 			   c->name, &c->created, &c->disposed, &c->finalized,
-			   &c->live, &c->released) == 6)
-			s->ncounters++;
+			   &c->live, &c->released) != 6)
+			continue;
+		s->ncounters++;
+		if (strcmp(c->name, "all") && s->nkinds < MAX_KINDS)
+			s->kinds[s->nkinds++] = c->name;
 	}
 	return s->ncounters ? 0 : -EPROTO;
 }
 
-static void parse_fdinfo(struct owner *o, char *text)
+static void parse_fdinfo(const struct snapshot *s, struct owner *o,
+			 char *text)
 {
 	char *line, *save, key[64];
 	unsigned long long v;
@@ -110,8 +117,8 @@ static void parse_fdinfo(struct owner *o, char *text)
 		else if (!strcmp(key, "next_seq"))
 			o->next_seq = v;
 		else if (!strncmp(key, "live_", 5))
-			for (k = 0; k < NKINDS; k++)
-				if (!strcmp(key + 5, kinds[k]))
+			for (k = 0; k < s->nkinds; k++)
+				if (!strcmp(key + 5, s->kinds[k]))
 					o->live_kind[k] = v;
 	}
 }
@@ -132,7 +139,7 @@ static int add_owner(struct snapshot *s, int pid, int fd, const char *comm)
 	o->pid = pid;
 	o->fd = fd;
 	snprintf(o->comm, sizeof(o->comm), "%s", comm);
-	parse_fdinfo(o, text);
+	parse_fdinfo(s, o, text);
 	return 0;
 }
 
@@ -202,14 +209,14 @@ static void print_table(const struct snapshot *s, int denied)
 	size_t i, k;
 
 	printf("%7s %-16s %4s %8s", "PID", "COMM", "FD", "LIVE");
-	for (k = 0; k < NKINDS; k++)
-		printf(" %7s", kinds[k]);
+	for (k = 0; k < s->nkinds; k++)
+		printf(" %7s", s->kinds[k]);
 	printf(" %12s %10s\n", "BYTES", "DISPOSED");
 	for (i = 0; i < s->nowners; i++) {
 		const struct owner *o = &s->owners[i];
 
 		printf("%7d %-16s %4d %8llu", o->pid, o->comm, o->fd, o->live);
-		for (k = 0; k < NKINDS; k++)
+		for (k = 0; k < s->nkinds; k++)
 			printf(" %7llu", o->live_kind[k]);
 		printf(" %12llu %10llu\n", o->bytes, o->disposed);
 	}
@@ -250,8 +257,8 @@ static void print_json(const struct snapshot *s, int denied)
 		}
 		printf("\",\"fd\":%d,\"live\":%llu,\"kinds\":{", o->fd,
 		       o->live);
-		for (k = 0; k < NKINDS; k++)
-			printf("%s\"%s\":%llu", k ? "," : "", kinds[k],
+		for (k = 0; k < s->nkinds; k++)
+			printf("%s\"%s\":%llu", k ? "," : "", s->kinds[k],
 			       o->live_kind[k]);
 		printf("},\"bytes\":%llu,\"disposed\":%llu,\"next_seq\":%llu}",
 		       o->bytes, o->disposed, o->next_seq);
