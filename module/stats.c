@@ -5,22 +5,38 @@
  *
  * Every object is counted once as created when it is published, once as
  * disposed or finalized when it is taken out of its table, and once as
- * released when its last reference goes. The counters of one object move
- * under one seqlock, so created == disposed + finalized + live holds in
- * every snapshot a reader can see.
+ * released when its last reference goes. Nothing machine-wide is written
+ * on those paths: each event increments a counter of the CPU it runs on
+ * (this_cpu_inc(), no lock, no atomic, no shared cache line), and a read
+ * sums the CPUs. "live" is not counted: it is created - disposed -
+ * finalized of the snapshot, so created == disposed + finalized + live
+ * holds in every snapshot by construction.
+ *
+ * What makes the snapshot consistent besides is the order of the sums.
+ * The events of one object happen in order, each after the one before is
+ * visible to the CPU that counts the next: an object is taken under its
+ * owner's lock after the publish counted under the same lock, and released
+ * after the put of the last reference (a full barrier) that followed the
+ * take. The counters only grow. A read therefore sums "released" over all
+ * CPUs first, then "disposed" and "finalized", then "created", with a full
+ * barrier between the passes: every release it counts had its take counted
+ * before, so the take is counted in the later pass, and likewise every
+ * take's create. So released <= disposed + finalized and live >= 0 hold
+ * too, without stopping the writers: the snapshot is what the counters
+ * were at some moment of each pass, later passes seeing at least as much.
  */
 #include <linux/device.h>
-#include <linux/seqlock.h>
+#include <linux/percpu.h>
 #include <linux/sysfs.h>
 
 #include "internal.h"
 
 /**
- * struct kdispose_counters - the counters of one kind
+ * struct kdispose_counters - the counters of one kind, as shown
  * @created: objects published.
  * @disposed: objects taken out of a table by an explicit dispose.
  * @finalized: objects taken out of a table by a file's release.
- * @live: objects in a table now.
+ * @live: objects in a table now: created - disposed - finalized.
  * @released: objects whose last reference is gone.
  */
 struct kdispose_counters {
@@ -31,9 +47,19 @@ struct kdispose_counters {
 	u64 released;
 };
 
-/* Protects kdispose_counters[]. */
-static DEFINE_SEQLOCK(kdispose_stats_lock);
-static struct kdispose_counters kdispose_counters[KDISPOSE_NR_KINDS];
+/*
+ * One CPU's counts, per kind; only that CPU writes them (this_cpu_inc()),
+ * any reader sums them. 64-bit counters: the module is built for 64-bit
+ * kernels, where a remote READ_ONCE() of one cannot tear.
+ */
+struct kdispose_cpu_counters {
+	u64 created[KDISPOSE_NR_KINDS];
+	u64 disposed[KDISPOSE_NR_KINDS];
+	u64 finalized[KDISPOSE_NR_KINDS];
+	u64 released[KDISPOSE_NR_KINDS];
+};
+
+static DEFINE_PER_CPU(struct kdispose_cpu_counters, kdispose_cpu_counters);
 
 /**
  * kdispose_stats_created - count a published object
@@ -43,10 +69,7 @@ static struct kdispose_counters kdispose_counters[KDISPOSE_NR_KINDS];
  */
 void kdispose_stats_created(unsigned int kind)
 {
-	write_seqlock(&kdispose_stats_lock);
-	kdispose_counters[kind].created++;
-	kdispose_counters[kind].live++;
-	write_sequnlock(&kdispose_stats_lock);
+	this_cpu_inc(kdispose_cpu_counters.created[kind]);
 }
 
 /**
@@ -58,13 +81,10 @@ void kdispose_stats_created(unsigned int kind)
  */
 void kdispose_stats_taken(unsigned int kind, bool disposing)
 {
-	write_seqlock(&kdispose_stats_lock);
 	if (disposing)
-		kdispose_counters[kind].disposed++;
+		this_cpu_inc(kdispose_cpu_counters.disposed[kind]);
 	else
-		kdispose_counters[kind].finalized++;
-	kdispose_counters[kind].live--;
-	write_sequnlock(&kdispose_stats_lock);
+		this_cpu_inc(kdispose_cpu_counters.finalized[kind]);
 }
 
 /**
@@ -75,9 +95,49 @@ void kdispose_stats_taken(unsigned int kind, bool disposing)
  */
 void kdispose_stats_released(unsigned int kind)
 {
-	write_seqlock(&kdispose_stats_lock);
-	kdispose_counters[kind].released++;
-	write_sequnlock(&kdispose_stats_lock);
+	this_cpu_inc(kdispose_cpu_counters.released[kind]);
+}
+
+/* Adds up, over the CPUs, the array at offset @field of their counters. */
+static void kdispose_stats_sum(u64 *sum, size_t field)
+{
+	unsigned int kind;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const u64 *count =
+			(void *)per_cpu_ptr(&kdispose_cpu_counters, cpu) + field;
+
+		for (kind = 0; kind < KDISPOSE_NR_KINDS; kind++)
+			sum[kind] += READ_ONCE(count[kind]);
+	}
+}
+
+#define KDISPOSE_STATS_FIELD(field) \
+	offsetof(struct kdispose_cpu_counters, field)
+
+/* One snapshot, in the order the top of the file explains. */
+static void kdispose_stats_snapshot(struct kdispose_counters *snap)
+{
+	struct kdispose_cpu_counters sum = {};
+	unsigned int kind;
+
+	kdispose_stats_sum(sum.released, KDISPOSE_STATS_FIELD(released));
+	/* Every take before a release counted above is counted below. */
+	smp_mb();
+	kdispose_stats_sum(sum.disposed, KDISPOSE_STATS_FIELD(disposed));
+	kdispose_stats_sum(sum.finalized, KDISPOSE_STATS_FIELD(finalized));
+	/* Every create before a take counted above is counted below. */
+	smp_mb();
+	kdispose_stats_sum(sum.created, KDISPOSE_STATS_FIELD(created));
+	for (kind = 0; kind < KDISPOSE_NR_KINDS; kind++) {
+		snap[kind].created = sum.created[kind];
+		snap[kind].disposed = sum.disposed[kind];
+		snap[kind].finalized = sum.finalized[kind];
+		snap[kind].live = sum.created[kind] - sum.disposed[kind] -
+				  sum.finalized[kind];
+		snap[kind].released = sum.released[kind];
+	}
 }
 
 static int kdispose_counters_emit(char *buf, int len, const char *name,
@@ -94,14 +154,10 @@ static ssize_t counters_show(struct device *dev, struct device_attribute *attr,
 {
 	struct kdispose_counters snap[KDISPOSE_NR_KINDS];
 	struct kdispose_counters all = {};
-	unsigned int seq, kind;
+	unsigned int kind;
 	int len;
 
-	do {
-		seq = read_seqbegin(&kdispose_stats_lock);
-		memcpy(snap, kdispose_counters, sizeof(snap));
-	} while (read_seqretry(&kdispose_stats_lock, seq));
-
+	kdispose_stats_snapshot(snap);
 	for (kind = 0; kind < KDISPOSE_NR_KINDS; kind++) {
 		all.created += snap[kind].created;
 		all.disposed += snap[kind].disposed;
