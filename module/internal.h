@@ -10,6 +10,7 @@
 #include <linux/kdispose.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/nospec.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
@@ -235,7 +236,23 @@ struct kdispose_kind_ops {
 #include "kinds.h"
 #undef KDISPOSE_KIND
 
-const struct kdispose_kind_ops *kdispose_ops(unsigned int kind);
+/* The ops of each kind, indexed by its UAPI value (main.c). */
+extern const struct kdispose_kind_ops *const kdispose_kinds[KDISPOSE_NR_KINDS];
+
+/**
+ * kdispose_ops - the ops of a kind of object
+ * @kind: a value of enum kdispose_type, possibly from user space
+ *
+ * Context: any context.
+ * Return: the ops, or NULL when @kind is not a kind.
+ */
+static inline const struct kdispose_kind_ops *kdispose_ops(unsigned int kind)
+{
+	if (kind >= KDISPOSE_NR_KINDS)
+		return NULL;
+	return kdispose_kinds[array_index_nospec(kind, KDISPOSE_NR_KINDS)];
+}
+
 const char *kdispose_kind_name(unsigned int kind);
 
 /* Room for the longest name in kinds.h, in tracepoints. */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The ioctls of /dev/kdispose, dispatched from a table indexed by command
- * number. Each handler copies its argument in with copy_struct_from_user(),
- * so a struct may grow: an older, shorter struct is zero-extended and a
+ * number. Each handler copies its argument in with kdispose_copy_in(), so
+ * a struct may grow: an older, shorter struct is zero-extended and a
  * newer, longer one is accepted when its extra bytes are zero.
  */
 #include <linux/fs.h>
@@ -10,6 +10,20 @@
 #include <linux/uaccess.h>
 
 #include "internal.h"
+
+/*
+ * copy_struct_from_user(), with a fast path for the common case of a
+ * caller built against these headers: a copy of constant size, which
+ * skips the hardened-usercopy check of a variable-size copy.
+ */
+static __always_inline int kdispose_copy_in(void *dst, size_t ksize,
+					    const void __user *src,
+					    size_t usize)
+{
+	if (usize == ksize)
+		return copy_from_user(dst, src, ksize) ? -EFAULT : 0;
+	return copy_struct_from_user(dst, ksize, src, usize);
+}
 
 typedef long (*kdispose_ioctl_fn)(struct kdispose_ctx *ctx,
 				  void __user *uarg, unsigned int usize);
@@ -27,7 +41,7 @@ static long kdispose_ioctl_create(struct kdispose_ctx *ctx,
 	struct kdispose_create args;
 	int err;
 
-	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
 	if (err)
 		return err;
 	return kdispose_object_create(ctx, &args, &ucreate->handle);
@@ -39,7 +53,7 @@ static long kdispose_ioctl_dispose(struct kdispose_ctx *ctx,
 	struct kdispose_dispose args;
 	int err;
 
-	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
 	if (err)
 		return err;
 	if (args.flags || args.pad)
@@ -54,7 +68,7 @@ static long kdispose_ioctl_query(struct kdispose_ctx *ctx,
 	struct kdispose_query q, reply = {};
 	int err;
 
-	err = copy_struct_from_user(&q, sizeof(q), uarg, usize);
+	err = kdispose_copy_in(&q, sizeof(q), uarg, usize);
 	if (err)
 		return err;
 	if (q.flags)
@@ -82,7 +96,7 @@ static long kdispose_ioctl_op(struct kdispose_ctx *ctx,
 	long ret;
 	int err;
 
-	err = copy_struct_from_user(&op, sizeof(op), uarg, usize);
+	err = kdispose_copy_in(&op, sizeof(op), uarg, usize);
 	if (err)
 		return err;
 	if (op.flags)
@@ -134,7 +148,7 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_ctx *ctx,
 	u32 done, n, ndisposed = 0;
 	int err;
 
-	err = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
 	if (err)
 		return err;
 	if (args.flags || args.pad || args.count > KDISPOSE_BATCH_MAX)
@@ -162,7 +176,7 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_ctx *ctx,
  * struct kdispose_ioctl_desc - one entry of the ioctl table
  * @cmd: the command as ABI version 1 defined it: its direction bits, and
  *	its size, the smallest the handler accepts. A caller's struct may be
- *	larger, which the handler's copy_struct_from_user() deals with.
+ *	larger, which the handler's kdispose_copy_in() deals with.
  * @fn: the handler, called with the caller's struct size.
  */
 struct kdispose_ioctl_desc {

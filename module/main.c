@@ -50,7 +50,7 @@ MODULE_PARM_DESC(leak_report,
  * Indexed by the UAPI value: one past the end does not compile, and
  * kdispose_kinds_check() makes two equal values duplicate case labels.
  */
-static const struct kdispose_kind_ops *const kdispose_kinds[KDISPOSE_NR_KINDS] = {
+const struct kdispose_kind_ops *const kdispose_kinds[KDISPOSE_NR_KINDS] = {
 #define KDISPOSE_KIND(ID, name)						\
 	[KDISPOSE_TYPE_##ID] = &kdispose_##name##_ops,
 #include "kinds.h"
@@ -74,20 +74,6 @@ static void __init kdispose_kinds_check(unsigned int kind)
 		break;
 	}
 	BUILD_BUG_ON(ARRAY_SIZE(kdispose_kinds) != KDISPOSE_NR_KINDS);
-}
-
-/**
- * kdispose_ops - the ops of a kind of object
- * @kind: a value of enum kdispose_type, possibly from user space
- *
- * Context: any context.
- * Return: the ops, or NULL when @kind is not a kind.
- */
-const struct kdispose_kind_ops *kdispose_ops(unsigned int kind)
-{
-	if (kind >= KDISPOSE_NR_KINDS)
-		return NULL;
-	return kdispose_kinds[array_index_nospec(kind, KDISPOSE_NR_KINDS)];
 }
 
 /**
