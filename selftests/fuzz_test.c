@@ -269,6 +269,20 @@ static long fz_ioctl(struct fz_thread *t, int fd, unsigned int cmd,
 	return ret;
 }
 
+/*
+ * Token values carry the index of the shared file they were created or set
+ * through, in their top byte: a TOKEN_GET through file i that returns a
+ * value of file j != i has reached another file's object (files replaced
+ * by dup2 keep their index, so this catches a lookup across indexes).
+ */
+#define TOKEN_TAG_SHIFT	56
+
+static __u64 token_value(struct fz_thread *t, int file)
+{
+	return (__u64)(file + 1) << TOKEN_TAG_SHIFT |
+	       (rnd(t) & ((1ULL << TOKEN_TAG_SHIFT) - 1));
+}
+
 static void fz_create(struct fz_thread *t)
 {
 	static const __u32 types[] = {
@@ -296,6 +310,9 @@ static void fz_create(struct fz_thread *t)
 		/* Mostly a pipe; the device itself (ELOOP), no fd (EBADF). */
 		c.args[0] = below(t, 2) ? fz_pipe[below(t, 2)] :
 			    chance(t, 50) ? fd : chance(t, 50) ? 1000 : rnd(t);
+		break;
+	case KDISPOSE_TYPE_TOKEN:
+		c.args[0] = token_value(t, file);
 		break;
 	default:
 		c.args[0] = rnd(t);
@@ -383,7 +400,7 @@ static void fz_op(struct fz_thread *t)
 		o.flags = rnd(t);
 	switch (o.op) {
 	case KDISPOSE_OP_TOKEN_SET:
-		o.args[0] = rnd(t);
+		o.args[0] = token_value(t, file);
 		break;
 	case KDISPOSE_OP_MEM_READ:
 	case KDISPOSE_OP_MEM_WRITE:
@@ -410,6 +427,10 @@ static void fz_op(struct fz_thread *t)
 			fz_error(t, "op FILE_INSTALL (not an fd)", ret);
 	} else if (ret != 0 && (ret > 0 || !errno_ok(FZ_OP, -ret))) {
 		fz_error(t, "op", ret);
+	} else if (ret == 0 && o.op == KDISPOSE_OP_TOKEN_GET &&
+		   o.args[0] >> TOKEN_TAG_SHIFT != (__u64)file + 1) {
+		fz_error(t, "op TOKEN_GET (a token of another file)",
+			 (long)(o.args[0] >> TOKEN_TAG_SHIFT));
 	}
 }
 
