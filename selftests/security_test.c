@@ -12,7 +12,10 @@
  * The user can open the device, create every kind of object and dispose
  * it; cannot exceed max_objects or max_bytes, however hard it tries, so the
  * kernel memory it holds stays below what the quotas allow for the files
- * it may open; cannot name another file's objects (a handle is only a
+ * it may open; cannot exceed max_user_objects or max_user_bytes over all
+ * the files it opened, however it keeps them alive after their fds are
+ * closed (mappings, forks, SCM_RIGHTS), while other users keep quotas of
+ * their own; cannot name another file's objects (a handle is only a
  * number in its own file's table), unless it is given the file itself
  * (SCM_RIGHTS: the fd is the capability); pins only files it already has
  * open, with the access they were opened with; cannot change the module
@@ -22,6 +25,7 @@
  */
 #include <grp.h>
 #include <liburing.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -53,14 +57,14 @@ struct shared {
 	int nfiles;		/* files the memory test's child filled */
 };
 
-/* In the child: give up root, for good. Return: 0 or -errno. */
-static int become_nobody(void)
+/* In the child: become @uid (and gid @uid), for good. Return: 0 or -errno. */
+static int become_user(uid_t uid)
 {
 	char status[4096], *cap;
 	int ret;
 
-	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-	    setresuid(NOBODY, NOBODY, NOBODY))
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
 		return -errno;
 	ret = kd_t_read_file("/proc/self/status", status, sizeof(status));
 	if (ret < 0)
@@ -85,23 +89,29 @@ static int become_nobody(void)
 typedef int (*child_fn)(struct shared *sh, void *arg);
 
 /*
- * as_nobody() - run @fn(@sh, @arg) in a child that dropped to nobody.
+ * as_user() - run @fn(@sh, @arg) in a child that dropped to @uid.
  * Return: the child's pid; the caller waits with child_wait().
  */
-static pid_t as_nobody(struct shared *sh, child_fn fn, void *arg)
+static pid_t as_user(uid_t uid, struct shared *sh, child_fn fn, void *arg)
 {
 	pid_t pid = fork();
 	int ret;
 
 	if (pid)
 		return pid;
-	ret = become_nobody();
+	ret = become_user(uid);
 	if (ret) {
-		snprintf(sh->why, sizeof(sh->why), "cannot drop to nobody: %s",
-			 strerror(-ret));
+		snprintf(sh->why, sizeof(sh->why), "cannot drop to uid %d: %s",
+			 uid, strerror(-ret));
 		_exit(2);
 	}
 	_exit(fn(sh, arg) ? 1 : 0);
+}
+
+/* as_user() for nobody. */
+static pid_t as_nobody(struct shared *sh, child_fn fn, void *arg)
+{
+	return as_user(NOBODY, sh, fn, arg);
 }
 
 /* Return: true when the child exited with 0. */
@@ -595,6 +605,7 @@ static int user_params(struct shared *sh, void *arg)
 {
 	static const char *const names[] = {
 		"max_objects", "max_bytes", "max_handle_seq", "leak_report",
+		"max_user_objects", "max_user_bytes",
 	};
 	char value[64];
 	unsigned int i;
@@ -745,6 +756,780 @@ TEST_F(security, label_cannot_forge_log_lines)
 		TH_LOG("the label's newline reached the log as is");
 	close(kmsg[0]);
 	close(kmsg[1]);
+}
+
+/*
+ * Per-user quotas (max_user_objects, max_user_bytes).
+ *
+ * A file outlives its fds while a mapping, a fork or a message in flight
+ * holds it, so RLIMIT_NOFILE does not bound how many files, and so how
+ * many objects and bytes, one user keeps. The module charges every file
+ * to the real uid that opened it: the slots of its handle table (tables
+ * start with U_TABLE_MIN slots and double, and are given back when the
+ * file is released) and the bytes of its memory buffers (given back when a
+ * buffer is freed, at its last munmap). The tests below try to get past
+ * those sums with files kept in each of these ways, as nobody with
+ * RLIMIT_NOFILE Q_NOFILE, and follow every create with a model of the
+ * user's charges: each create must succeed or fail (EDQUOT at the user's
+ * bound, EMFILE or EDQUOT at the file's) exactly as the model says. Root
+ * checks meanwhile that the module's live objects and buffers never go
+ * past the bound, and that everything is released afterwards.
+ *
+ * Two variants: "objects" fills files with tokens (the slot bound bites),
+ * "bytes" with memory buffers (the byte bound bites).
+ */
+
+/* The per-user quotas of these tests. */
+#define U_OBJECTS	1024
+#define U_BYTES		(1 << 20)
+
+/* The per-file quotas, below them: a file takes a table of 512 slots. */
+#define F_OBJECTS	300
+#define F_BYTES		(256 << 10)
+
+/* Slots of a new table; it doubles when full. */
+#define U_TABLE_MIN	64
+
+/* Buffers of the "bytes" variant; the "objects" variant maps a page. */
+#define U_CHUNK		(64 << 10)
+#define U_PAGE		4096
+
+/* A second unprivileged user. */
+#define OTHER_UID	65533
+
+/* How long the release of everything the user held may take. */
+#define SETTLE_MS	10000
+
+/* What keeps a file after its fd is closed. */
+enum keep {
+	KEEP_MAP,	/* a one-page MAP_SHARED mapping of one of its buffers */
+	KEEP_FORK,	/* a child holding the inherited fd */
+	KEEP_SCM,	/* the fd in flight in a unix socket nobody reads */
+	KEEP_MIX,	/* each of these in turn */
+};
+
+static const char *const keep_names[] = {
+	[KEEP_MAP] = "mappings", [KEEP_FORK] = "forks",
+	[KEEP_SCM] = "SCM_RIGHTS", [KEEP_MIX] = "mappings, forks and SCM_RIGHTS",
+};
+
+/*
+ * The model of one user's charges, and what it holds: the objects and
+ * bytes of files that are still alive, however they are kept.
+ */
+struct quota_user {
+	bool tokens;			/* fill with tokens, else with buffers */
+	unsigned long slots;		/* the tables of its live files */
+	unsigned long long bytes;	/* their buffers */
+	unsigned long objects;		/* their objects */
+	unsigned int files;		/* files kept */
+	unsigned int creates;		/* creates tried */
+	unsigned int edquot;		/* ... that failed with EDQUOT */
+	unsigned int at_bound;		/* ... at the user's bound, as due */
+	unsigned int mismatches;	/* ... that the model did not expect */
+};
+
+/* One file of the model. */
+struct quota_file {
+	int fd;
+	unsigned int n;			/* its number, for messages */
+	unsigned int live;		/* its objects */
+	unsigned int table;		/* its table's slots */
+	unsigned long long bytes;	/* its buffers' bytes */
+	__u64 first;			/* its first buffer, or 0 */
+	__u64 last;			/* its last object */
+};
+
+/* What the user's child reports to root about its attack. */
+struct quota_report {
+	struct quota_user user;
+	unsigned int tried;		/* files opened */
+	char mismatch[160];		/* the first create the model did not expect */
+};
+
+static const char *err_name(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case -EDQUOT: return "EDQUOT";
+	case -EMFILE: return "EMFILE";
+	default: return strerror(-err);
+	}
+}
+
+/*
+ * One create in @f as the model says the module works: a slot (the file's
+ * max_objects: EMFILE; a full table doubles, charging the new slots to the
+ * user: EDQUOT over max_user_objects), then for a buffer its bytes
+ * (EDQUOT over max_user_bytes or the file's max_bytes). The "objects"
+ * variant makes a one-page buffer first, that a mapping can keep, then
+ * tokens. Afterwards the model follows what the module did.
+ * Return: the create's result.
+ */
+static int quota_create(struct quota_user *u, struct quota_file *f,
+			char *mismatch, size_t len)
+{
+	bool memory = !u->tokens || !f->first;
+	__u64 size = u->tokens ? U_PAGE : U_CHUNK, h = 0;
+	bool slot_ok = true, user = false, file = false;
+	unsigned int grow = 0;
+	int want = 0, ret;
+
+	if (f->live >= F_OBJECTS) {
+		want = -EMFILE;
+		slot_ok = false;
+	} else {
+		if (f->live == f->table)
+			grow = f->table ? f->table : U_TABLE_MIN;
+		if (grow && u->slots + grow > U_OBJECTS) {
+			slot_ok = false;
+			user = true;
+		} else if (memory) {
+			user = u->bytes + size > U_BYTES;
+			file = f->bytes + size > F_BYTES;
+		}
+		if (user || file)
+			want = -EDQUOT;
+	}
+	if (memory)
+		ret = kd_t_create(f->fd, KDISPOSE_TYPE_MEMORY, 0, size, 0, "q",
+				  &h);
+	else
+		ret = kd_t_token(f->fd, 0, 0, "q", &h);
+	u->creates++;
+	u->edquot += ret == -EDQUOT;
+	/* Refused because of the user alone: its bound is reached. */
+	u->at_bound += user && !file && ret == -EDQUOT;
+	if (ret != want && !u->mismatches++)
+		snprintf(mismatch, len,
+			 "file %u, object %u (%s): %s where %s was due, the user holding %lu slots, %llu bytes",
+			 f->n, f->live + 1, memory ? "buffer" : "token",
+			 err_name(ret), err_name(want), u->slots, u->bytes);
+	/* A failure after the slot was reserved leaves the table grown. */
+	if (ret == 0 || (ret == -EDQUOT && slot_ok)) {
+		f->table += grow;
+		u->slots += grow;
+	}
+	if (ret)
+		return ret;
+	f->live++;
+	f->last = h;
+	u->objects++;
+	if (memory) {
+		f->bytes += size;
+		u->bytes += size;
+		if (!f->first)
+			f->first = h;
+	}
+	return 0;
+}
+
+/* Whether the model says the user's next create in a new file fails. */
+static bool quota_user_full(const struct quota_user *u)
+{
+	if (u->tokens)
+		return u->slots + U_TABLE_MIN > U_OBJECTS;
+	return u->bytes + U_CHUNK > U_BYTES;
+}
+
+/*
+ * Fill @f until two creates in a row fail. Return: 0, or -1 with @sh->why
+ * set for an error no quota explains.
+ */
+static int quota_fill(struct shared *sh, struct quota_user *u,
+		      struct quota_file *f, char *mismatch, size_t len)
+{
+	unsigned int failed = 0, i;
+	int ret;
+
+	for (i = 0; failed < 2 && i < F_OBJECTS + 4; i++) {
+		ret = quota_create(u, f, mismatch, len);
+		CHILD_CHECK(sh, ret == 0 || ret == -EDQUOT || ret == -EMFILE,
+			    "create in file %u: %s", f->n, strerror(-ret));
+		failed = ret ? failed + 1 : 0;
+	}
+	return 0;
+}
+
+/* The model of a file released: its charges go back to the user. */
+static void quota_release(struct quota_user *u, const struct quota_file *f)
+{
+	u->slots -= f->table;
+	u->bytes -= f->bytes;
+	u->objects -= f->live;
+}
+
+/* Return: the mmap offset of buffer @h of @fd, or -errno. */
+static long long buffer_offset(int fd, __u64 h)
+{
+	struct kdispose_query q;
+	int ret = kd_t_query(fd, h, &q);
+
+	return ret ? ret : (long long)q.info[1];
+}
+
+/* Return: a one-page shared mapping of buffer @h of @fd, or MAP_FAILED. */
+static void *map_page(int fd, __u64 h)
+{
+	long long off = buffer_offset(fd, h);
+
+	if (off < 0)
+		return MAP_FAILED;
+	return mmap(NULL, U_PAGE, PROT_READ, MAP_SHARED, fd, off);
+}
+
+/*
+ * A child of the attacker that keeps @keep_fd, and nothing else of it,
+ * until @go_fd reads EOF.
+ */
+static void holder(int keep_fd, int go_fd)
+{
+	char c;
+	int fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		if (fd != keep_fd && fd != go_fd)
+			close(fd);
+	while (read(go_fd, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+struct attack {
+	enum keep keep;
+	bool tokens;
+	unsigned int files;		/* files to try */
+	int held_fd;			/* write end: tell root all is held */
+	int go_fd;			/* read end: EOF when root has measured */
+	int root_fds[2];		/* root's ends of the pipes, to close */
+	struct quota_report *report;	/* in shared memory */
+};
+
+/*
+ * The attacker, as nobody with RLIMIT_NOFILE Q_NOFILE: open a file, fill
+ * it, keep it, close its fd, @a->files times over; tell root, and hold it
+ * all until root has measured. Files that cannot be kept (no buffer to map,
+ * a socket that takes no more fds) are released at their close, as the
+ * model says.
+ */
+static int user_attack(struct shared *sh, void *arg)
+{
+	const struct attack *a = arg;
+	struct rlimit rl = { Q_NOFILE, Q_NOFILE };
+	struct quota_report *r = a->report;
+	struct quota_user *u = &r->user;
+	int sv[2], ret;
+	unsigned int i;
+	enum keep keep;
+	bool kept;
+	pid_t pid;
+	char c;
+
+	close(a->root_fds[0]);
+	close(a->root_fds[1]);
+	memset(r, 0, sizeof(*r));
+	u->tokens = a->tokens;
+	CHILD_CHECK(sh, setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
+	CHILD_CHECK(sh, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+		    "socketpair");
+	for (i = 0; i < a->files; i++) {
+		struct quota_file f = { .fd = kd_t_open(), .n = i + 1 };
+
+		CHILD_CHECK(sh, f.fd >= 0, "open %u: %s", i, strerror(-f.fd));
+		r->tried++;
+		if (quota_fill(sh, u, &f, r->mismatch, sizeof(r->mismatch)))
+			return -1;
+		keep = a->keep == KEEP_MIX ? (enum keep)(i % 3) : a->keep;
+		kept = false;
+		switch (keep) {
+		case KEEP_MAP:
+			kept = f.first && map_page(f.fd, f.first) != MAP_FAILED;
+			CHILD_CHECK(sh, kept || !f.first, "mmap: %s",
+				    strerror(errno));
+			break;
+		case KEEP_FORK:
+			pid = fork();
+			if (pid == 0)
+				holder(f.fd, a->go_fd);
+			CHILD_CHECK(sh, pid > 0, "fork: %s", strerror(errno));
+			kept = true;
+			break;
+		case KEEP_SCM:
+			ret = send_fd(sv[0], f.fd);
+			/* The user's fds in flight are bounded too. */
+			CHILD_CHECK(sh, !ret || ret == -ETOOMANYREFS ||
+				    ret == -EAGAIN, "sendmsg: %s",
+				    strerror(-ret));
+			kept = !ret;
+			break;
+		default:
+			break;
+		}
+		close(f.fd);
+		if (kept)
+			u->files++;
+		else
+			quota_release(u, &f);
+	}
+	CHILD_CHECK(sh, write(a->held_fd, "h", 1) == 1, "tell root");
+	while (read(a->go_fd, &c, 1) > 0)
+		;
+	while (wait(NULL) > 0)
+		;
+	close(sv[0]);
+	close(sv[1]);
+	CHILD_CHECK(sh, !u->mismatches, "%u creates not as the model says, first: %s",
+		    u->mismatches, r->mismatch);
+	return 0;
+}
+
+/* The work of fill_to_bound(), which closes the files on failure. */
+static int fill_files(struct shared *sh, bool tokens, int *fds, int max)
+{
+	struct quota_user u = { .tokens = tokens };
+	char mismatch[160] = "";
+	int n;
+
+	for (n = 0; n < max; n++) {
+		struct quota_file f = { .fd = kd_t_open(), .n = n + 1 };
+
+		CHILD_CHECK(sh, f.fd >= 0, "open: %s", strerror(-f.fd));
+		fds[n] = f.fd;
+		if (quota_fill(sh, &u, &f, mismatch, sizeof(mismatch)))
+			return -1;
+		CHILD_CHECK(sh, !u.mismatches, "%s", mismatch);
+		if (!f.live) {
+			close(fds[n]);
+			fds[n] = -1;
+			break;
+		}
+	}
+	CHILD_CHECK(sh, n < max, "no EDQUOT after %d files", n);
+	CHILD_CHECK(sh, u.objects <= U_OBJECTS && u.bytes <= U_BYTES,
+		    "%lu objects, %llu bytes", u.objects, u.bytes);
+	return n;
+}
+
+/*
+ * fill_to_bound() - fill files kept open until a new file's first create
+ * fails with EDQUOT, from a user that holds nothing, following the model.
+ * @fds receives the files (at most @max). Return: the number of files, or
+ * -1 with @sh->why set and the files closed.
+ */
+static int fill_to_bound(struct shared *sh, bool tokens, int *fds, int max)
+{
+	int n, i;
+
+	for (i = 0; i < max; i++)
+		fds[i] = -1;
+	n = fill_files(sh, tokens, fds, max);
+	if (n < 0) {
+		for (i = 0; i < max; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	return n;
+}
+
+/* Most files fill_to_bound() may need, plus one. */
+#define BOUND_FILES	(U_BYTES / F_BYTES + 2)
+
+struct fill_args {
+	bool tokens;
+	int ready_fd;		/* write end: tell root, or -1 */
+	int go_fd;		/* read end: EOF when root is done, or -1 */
+	int root_fds[2];	/* root's ends of those pipes, to close */
+};
+
+/*
+ * A user that fills its whole quota, from nothing: the bound is its own.
+ * With @ready_fd it then tells root and keeps its files until @go_fd reads
+ * EOF.
+ */
+static int user_fill_to_bound(struct shared *sh, void *arg)
+{
+	const struct fill_args *a = arg;
+	int fds[BOUND_FILES], n;
+	char c;
+
+	if (a->ready_fd >= 0) {
+		close(a->root_fds[0]);
+		close(a->root_fds[1]);
+	}
+	n = fill_to_bound(sh, a->tokens, fds, BOUND_FILES);
+	if (n < 0)
+		return -1;
+	if (a->ready_fd >= 0) {
+		CHILD_CHECK(sh, write(a->ready_fd, "r", 1) == 1, "tell root");
+		while (read(a->go_fd, &c, 1) > 0)
+			;
+	}
+	while (n--)
+		close(fds[n]);
+	return 0;
+}
+
+/* A token, or a buffer of U_CHUNK bytes. Return: 0 or -errno. */
+static int create_one(int fd, bool tokens)
+{
+	__u64 h;
+
+	if (tokens)
+		return kd_t_token(fd, 0, 0, "q", &h);
+	return kd_t_create(fd, KDISPOSE_TYPE_MEMORY, 0, U_CHUNK, 0, "q", &h);
+}
+
+/* A user at its bound: the first create of a new file fails. */
+static int user_is_at_bound(struct shared *sh, void *arg)
+{
+	const bool *tokens = arg;
+	int fd = kd_t_open(), ret;
+
+	CHILD_CHECK(sh, fd >= 0, "open: %s", strerror(-fd));
+	ret = create_one(fd, *tokens);
+	close(fd);
+	CHILD_CHECK(sh, ret == -EDQUOT, "a create of uid %d at its bound: %s",
+		    getuid(), err_name(ret));
+	return 0;
+}
+
+FIXTURE(quota)
+{
+	struct shared *sh;		/* shared with the children */
+	struct quota_report *report;	/* the attacker's, shared too */
+	bool params;			/* the quotas could be set */
+	struct kd_t_param param[4];	/* set by set_quotas(), restored by teardown */
+	struct kd_t_counters start;	/* module counters after setup */
+};
+
+FIXTURE_VARIANT(quota)
+{
+	bool tokens;	/* fill files with tokens, else with buffers */
+};
+
+FIXTURE_VARIANT_ADD(quota, objects)
+{
+	.tokens = true,
+};
+
+FIXTURE_VARIANT_ADD(quota, bytes)
+{
+	.tokens = false,
+};
+
+FIXTURE_SETUP(quota)
+{
+	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->sh);
+	self->report = mmap(NULL, sizeof(*self->report),
+			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			    -1, 0);
+	ASSERT_NE(MAP_FAILED, self->report);
+	KD_T_ASSERT_COUNTERS(self->start);
+}
+
+FIXTURE_TEARDOWN(quota)
+{
+	struct kd_t_counters now;
+	unsigned int i;
+
+	EXPECT_EQ(0, kd_t_wait_settled(&self->start, &now, SETTLE_MS));
+	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
+	for (i = 0; i < ARRAY_SIZE(self->param); i++)
+		EXPECT_EQ(0, kd_t_param_restore(&self->param[i]));
+}
+
+/*
+ * Set the quotas, first thing in each test (teardown restores them). On a
+ * module without per-user quotas the parameters do not exist: the test
+ * fails then but goes on, to show how far past the bound the user gets
+ * (a failure in the fixture's setup would end the test there).
+ */
+static void set_quotas(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(quota) *self)
+{
+	static const struct {
+		const char *name;
+		__u64 value;
+	} quotas[] = {
+		{ "max_objects", F_OBJECTS }, { "max_bytes", F_BYTES },
+		{ "max_user_objects", U_OBJECTS }, { "max_user_bytes", U_BYTES },
+	};
+	unsigned int i;
+	int ret;
+
+	self->params = true;
+	for (i = 0; i < ARRAY_SIZE(quotas); i++) {
+		ret = kd_t_param_set_u64(&self->param[i], quotas[i].name,
+					 quotas[i].value);
+		EXPECT_EQ(0, ret) TH_LOG("parameter %s: %s", quotas[i].name,
+					 strerror(-ret));
+		self->params &= !ret;
+	}
+}
+
+/* Files each attack opens, one after the other. */
+static const unsigned int attack_files[] = {
+	[KEEP_MAP] = 200, [KEEP_FORK] = 48, [KEEP_SCM] = 48, [KEEP_MIX] = 96,
+};
+
+/*
+ * run_attack() - the attacker keeps files by @keep; while it works, and
+ * once it holds everything, root checks the module's counters against the
+ * bound; then everything must be released, and the user's whole quota be
+ * free again.
+ */
+static void run_attack(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(quota) *self, bool tokens, enum keep keep)
+{
+	__u64 size = tokens ? U_PAGE : U_CHUNK;
+	const struct quota_user *u = &self->report->user;
+	struct attack a = {
+		.keep = keep, .tokens = tokens, .files = attack_files[keep],
+		.report = self->report,
+	};
+	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
+	const struct kd_t_count *sm = &self->start.row[KDISPOSE_TYPE_MEMORY];
+	__u64 max_live = 0, max_buffers = 0;
+	struct kd_t_counters now;
+	struct fill_args fill = { .tokens = tokens, .ready_fd = -1,
+				  .go_fd = -1 };
+	struct pollfd pfd;
+	long slab0, slab1;
+	int held[2], go[2], ret;
+	bool ok;
+	pid_t pid;
+	char c;
+
+	set_quotas(_metadata, self);
+	ASSERT_EQ(0, pipe2(held, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	a.held_fd = held[1];
+	a.go_fd = go[0];
+	a.root_fds[0] = held[0];
+	a.root_fds[1] = go[1];
+	slab0 = slab_objects("kdispose_object");
+	self->sh->why[0] = '\0';
+	pid = as_nobody(self->sh, user_attack, &a);
+	ASSERT_LT(0, pid);
+	close(held[1]);
+	close(go[0]);
+
+	/* Sample the counters while the user works. */
+	pfd = (struct pollfd){ .fd = held[0], .events = POLLIN };
+	do {
+		ret = poll(&pfd, 1, 10);
+		ASSERT_EQ(0, kd_t_counters_read(&now));
+		if (now.row[KD_T_ALL].live - s->live > max_live)
+			max_live = now.row[KD_T_ALL].live - s->live;
+		if (now.row[KDISPOSE_TYPE_MEMORY].live - sm->live > max_buffers)
+			max_buffers = now.row[KDISPOSE_TYPE_MEMORY].live -
+				      sm->live;
+	} while (ret == 0);
+	ret = read(held[0], &c, 1);
+	slab1 = slab_objects("kdispose_object");
+	ksft_print_msg("%s: %u files, %u kept by %s: %lu objects, %llu bytes, %lu slots; %u creates, %u EDQUOT, %u at the bound; module: max %llu live, %llu buffers, slab %+ld\n",
+		       tokens ? "tokens" : "buffers", self->report->tried,
+		       u->files, keep_names[keep], u->objects, u->bytes,
+		       u->slots, u->creates, u->edquot, u->at_bound, max_live,
+		       max_buffers, slab1 - slab0);
+	fflush(stdout);
+	EXPECT_EQ(1, ret) TH_LOG("the user failed: %s", self->sh->why);
+	EXPECT_GE(U_OBJECTS, max_live);
+	EXPECT_GE(U_BYTES, max_buffers * size);
+	EXPECT_GE((__u64)U_OBJECTS, u->objects);
+	EXPECT_GE((__u64)U_BYTES, u->bytes);
+	if (slab0 >= 0 && slab1 >= 0) {
+		/* Per-CPU slab caches keep a few objects around. */
+		EXPECT_GE(U_OBJECTS + 1024, slab1 - slab0);
+	}
+	/* The bound was reached, and held. */
+	EXPECT_LT(0, u->at_bound);
+
+	close(go[1]);
+	ok = child_wait(pid);
+	EXPECT_TRUE(ok) TH_LOG("as uid %d: %s", NOBODY, self->sh->why);
+	close(held[0]);
+	EXPECT_EQ(0, kd_t_wait_settled(&self->start, &now, SETTLE_MS))
+		TH_LOG("%llu objects still live",
+		       now.row[KD_T_ALL].live - s->live);
+
+	/* All of the user's quota is free again. */
+	if (self->params) {
+		self->sh->why[0] = '\0';
+		EXPECT_TRUE(child_wait(as_nobody(self->sh, user_fill_to_bound,
+						 &fill)))
+			TH_LOG("after the attack: %s", self->sh->why);
+	}
+}
+
+/*
+ * (a) Files kept by a one-page mapping each after their fd is closed:
+ * hundreds of them, and RLIMIT_NOFILE never counts them.
+ */
+TEST_F_TIMEOUT(quota, mappings_do_not_escape, 120)
+{
+	run_attack(_metadata, self, variant->tokens, KEEP_MAP);
+}
+
+/* (b) Files kept by forked children holding the inherited fds. */
+TEST_F_TIMEOUT(quota, forks_do_not_escape, 120)
+{
+	run_attack(_metadata, self, variant->tokens, KEEP_FORK);
+}
+
+/* (c) Files in flight over SCM_RIGHTS in a socket nobody reads. */
+TEST_F_TIMEOUT(quota, scm_rights_does_not_escape, 120)
+{
+	run_attack(_metadata, self, variant->tokens, KEEP_SCM);
+}
+
+/* (d) All three, one file after the other. */
+TEST_F_TIMEOUT(quota, mixed_keeping_does_not_escape, 120)
+{
+	run_attack(_metadata, self, variant->tokens, KEEP_MIX);
+}
+
+/*
+ * The bound is per user: while nobody holds its whole quota, a second
+ * unprivileged user fills a whole quota of its own, and a new process of
+ * nobody's is still at nobody's bound.
+ */
+TEST_F(quota, another_user_has_its_own_quota)
+{
+	struct fill_args fill = { .tokens = variant->tokens };
+	bool tokens = variant->tokens, ok;
+	int ready[2], go[2];
+	pid_t pid;
+	char c;
+
+	set_quotas(_metadata, self);
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	fill.ready_fd = ready[1];
+	fill.go_fd = go[0];
+	fill.root_fds[0] = ready[0];
+	fill.root_fds[1] = go[1];
+	self->sh->why[0] = '\0';
+	pid = as_nobody(self->sh, user_fill_to_bound, &fill);
+	ASSERT_LT(0, pid);
+	close(ready[1]);
+	close(go[0]);
+	ok = read(ready[0], &c, 1) == 1;
+	EXPECT_TRUE(ok) TH_LOG("as uid %d: %s", NOBODY, self->sh->why);
+
+	if (ok) {
+		struct fill_args other = { .tokens = tokens, .ready_fd = -1,
+					   .go_fd = -1 };
+
+		self->sh->why[0] = '\0';
+		EXPECT_TRUE(child_wait(as_user(OTHER_UID, self->sh,
+					       user_fill_to_bound, &other)))
+			TH_LOG("as uid %d: %s", OTHER_UID, self->sh->why);
+		self->sh->why[0] = '\0';
+		EXPECT_TRUE(child_wait(as_nobody(self->sh, user_is_at_bound,
+						 &tokens)))
+			TH_LOG("as uid %d: %s", NOBODY, self->sh->why);
+	}
+	close(go[1]);
+	EXPECT_TRUE(child_wait(pid)) TH_LOG("as uid %d: %s", NOBODY,
+					    self->sh->why);
+	close(ready[0]);
+}
+
+/*
+ * Root's own files are charged to root: with root at its bound, nobody
+ * still fills its whole quota, and root stays at its bound.
+ */
+TEST_F(quota, root_is_counted_apart)
+{
+	struct fill_args fill = { .tokens = variant->tokens, .ready_fd = -1,
+				  .go_fd = -1 };
+	bool tokens = variant->tokens;
+	int fds[BOUND_FILES], n;
+
+	set_quotas(_metadata, self);
+	self->sh->why[0] = '\0';
+	n = fill_to_bound(self->sh, tokens, fds, BOUND_FILES);
+	EXPECT_LE(0, n) TH_LOG("as root: %s", self->sh->why);
+	self->sh->why[0] = '\0';
+	EXPECT_TRUE(child_wait(as_nobody(self->sh, user_fill_to_bound, &fill)))
+		TH_LOG("as uid %d: %s", NOBODY, self->sh->why);
+	self->sh->why[0] = '\0';
+	EXPECT_EQ(0, user_is_at_bound(self->sh, &tokens))
+		TH_LOG("as root: %s", self->sh->why);
+	while (n-- > 0)
+		close(fds[n]);
+}
+
+/*
+ * A mapping keeps charging the user until munmap, after the dispose of its
+ * buffer and the close of the file: its file's table ("objects"), the
+ * buffer's bytes ("bytes").
+ */
+static int user_mapping_counts(struct shared *sh, void *arg)
+{
+	const bool *tokens = arg;
+	struct quota_user u = { .tokens = *tokens };
+	struct quota_file a = { .fd = kd_t_open(), .n = 1 };
+	struct quota_file f = { .n = 2 };
+	char mismatch[160] = "";
+	__u64 handles[F_OBJECTS];
+	unsigned int i, n = 0;
+	int fds[BOUND_FILES], nfds = 0, ret;
+	void *map;
+
+	/* A full file; its first buffer mapped, then everything disposed. */
+	CHILD_CHECK(sh, a.fd >= 0, "open: %s", strerror(-a.fd));
+	while (n < F_OBJECTS &&
+	       !quota_create(&u, &a, mismatch, sizeof(mismatch)))
+		handles[n++] = a.last;
+	CHILD_CHECK(sh, !u.mismatches, "%s", mismatch);
+	map = map_page(a.fd, a.first);
+	CHILD_CHECK(sh, map != MAP_FAILED, "mmap: %s", strerror(errno));
+	for (i = 0; i < n; i++)
+		CHILD_CHECK(sh, kd_t_dispose(a.fd, handles[i]) == 1,
+			    "dispose %u", i);
+	CHILD_CHECK(sh, close(a.fd) == 0, "close");
+	/* The model: the table stays charged, and the mapped buffer. */
+	u.objects = 0;
+	u.bytes = *tokens ? U_PAGE : U_CHUNK;
+
+	/* Fill to the bound with files kept open. */
+	while (!quota_user_full(&u)) {
+		f.fd = kd_t_open();
+		CHILD_CHECK(sh, f.fd >= 0 && nfds < BOUND_FILES, "open");
+		fds[nfds++] = f.fd;
+		f = (struct quota_file){ .fd = f.fd, .n = f.n };
+		if (quota_fill(sh, &u, &f, mismatch, sizeof(mismatch)))
+			return -1;
+		CHILD_CHECK(sh, !u.mismatches, "%s", mismatch);
+		f.n++;
+	}
+	/* At the bound, a new file gets nothing; the munmap makes room. */
+	f.fd = kd_t_open();
+	CHILD_CHECK(sh, f.fd >= 0 && nfds < BOUND_FILES, "open");
+	fds[nfds++] = f.fd;
+	ret = create_one(f.fd, *tokens);
+	CHILD_CHECK(sh, ret == -EDQUOT, "at the bound: %s", err_name(ret));
+	CHILD_CHECK(sh, munmap(map, U_PAGE) == 0, "munmap");
+	ret = create_one(f.fd, *tokens);
+	CHILD_CHECK(sh, ret == 0, "after munmap: %s", err_name(ret));
+	while (nfds--)
+		close(fds[nfds]);
+	return 0;
+}
+
+TEST_F(quota, mapping_counts_until_munmap)
+{
+	bool tokens = variant->tokens;
+
+	set_quotas(_metadata, self);
+	self->sh->why[0] = '\0';
+	EXPECT_TRUE(child_wait(as_nobody(self->sh, user_mapping_counts,
+					 &tokens)))
+		TH_LOG("as uid %d: %s", NOBODY, self->sh->why);
 }
 
 TEST_HARNESS_MAIN
