@@ -4,8 +4,14 @@
 # and run them in a QEMU guest.
 #
 #   make              build everything (against the Debian kernel headers)
-#   make check        install what is missing, build, boot the VM, run the
+#   make check        install what is missing, build, run the library's
+#                     host checks (check-lib), boot the VM, run the
 #                     selftests; the last line is "N passed, N failed"
+#   make check-lib    the library on the build host, no VM: its ABI, its
+#                     install, a pkg-config build from this tree, every
+#                     man page read with man -l in the tree and after
+#                     "make install" into a scratch root, and every EXAMPLE
+#                     of the man pages compiled (lib/Makefile's check)
 #   make check-debug  the same on a KASAN/kmemleak/lockdep debug kernel
 #   make check-in-tree  the selftests built and run from inside a kernel tree
 #   make bench        the benchmarks in the VM, with vgem (build/bench.tsv)
@@ -39,7 +45,7 @@ ENV_MK := $(KDISPOSE_CACHE)/env.mk
 # "make clean", env.mk is used if it exists and nothing is installed.
 # Installing and packaging need neither the VM nor a kernel tree.
 NO_DEPS_GOALS := install tools tools-clean dkms-source dkms-install \
-		 packages check-packages
+		 packages check-packages check-lib
 NEED_DEPS := $(filter check check-debug check-in-tree demo bench fuzz deps,\
 		   $(MAKECMDGOALS))
 ifeq ($(origin KDIR),undefined)
@@ -94,7 +100,7 @@ VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
 	 --insmod-args "$(INSMOD_ARGS)" --env "$(VM_ENV)" \
 	 --timeout "$(VM_TIMEOUT)"
 
-.PHONY: all deps module lib selftests examples check check-debug \
+.PHONY: all deps module lib selftests examples check check-lib check-debug \
 	check-in-tree bench fuzz demo clean build-6.12 FORCE
 
 all: module lib selftests examples
@@ -114,9 +120,22 @@ selftests: lib
 examples: lib
 	$(MAKE) -C examples
 
+# KVER=6.12 builds the library in its chroot: check-lib belongs to the
+# host's build and runs with the default kernel only.
 check: VM_RUN_LOAD = $(CHECK_LOAD)
-check: $(BUILD)
+check: $(BUILD) $(if $(KERNEL_612),,check-lib)
 	@$(VM_RUN) --tests "$(TESTS)"
+
+# Host-side: nothing here needs the module. The scratch install is the
+# top-level one, so that kdispose-stat(1) is read as installed too.
+MAN_ROOT := build/man-root
+check-lib: lib
+	$(MAKE) -C lib check
+	rm -rf $(MAN_ROOT)
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(MAN_ROOT) \
+		PREFIX=/usr >/dev/null
+	lib/check-man.sh --installed $(MAN_ROOT)/usr/share/man
+	rm -rf $(MAN_ROOT)
 
 # The same suite on a debug kernel (KASAN, kmemleak, lockdep, UBSAN, fault
 # injection) that scripts/debug-kernel builds once from linux-source-6.1 and
@@ -213,7 +232,7 @@ install: tools
 		$(DESTDIR)$(bindir)/kdispose-stat
 	install -D -m 644 scripts/udev/60-kdispose.rules \
 		$(DESTDIR)$(udevdir)/rules.d/60-kdispose.rules
-	install -D -m 644 man/kdispose-stat.1 \
+	install -D -m 644 man/man1/kdispose-stat.1 \
 		$(DESTDIR)$(prefix)/share/man/man1/kdispose-stat.1
 
 # What DKMS needs and nothing else: Kbuild, the module and the UAPI header.

@@ -6,11 +6,26 @@
  * kernel memory buffer (the unmanaged resource, released by the kind's
  * dispose at the end of the chain), with a malloc'd index of names and a
  * member object, a token counting lookups (the managed state). The program
- * disposes one cache explicitly, one with KD_AUTO (C's "using"), and
- * forgets one, which kd_ctx_close() then finalizes.
+ * disposes one cache explicitly, one with KD_AUTO (C's "using"), lets the
+ * construction of one fail halfway, and forgets one, which kd_ctx_close()
+ * then finalizes.
  *
- * Build: make -C examples (static, against lib/libkdispose.a). Run once
- * kdispose.ko is loaded: ./examples/lifecycle ("make demo" runs it in a VM).
+ * Two things a class of your own needs besides dispose:
+ * - an init hook (kd_memory_new_full()): cache_init() builds the index and
+ *   the member before anything can see the cache, and undoes its own work
+ *   when it fails halfway, so cache_dispose() never meets a half-built
+ *   cache;
+ * - its caller's call site: cache_new() is a macro passing __FILE__ and
+ *   __LINE__ to cache_new_at(), which hands them to the constructors, so
+ *   the kernel labels (kd_obj_query(), the module's leak report) and
+ *   KDISPOSE_DEBUG=leaks name the line in main() that made each cache, not
+ *   a line inside the factory.
+ *
+ * Build: make -C examples (static, against lib/libkdispose.a), or from a
+ * checkout through pkg-config (see libkdispose(7)). Run once kdispose.ko
+ * is loaded: ./examples/lifecycle ("make demo" runs it in a VM);
+ * KDISPOSE_DEBUG=leaks ./examples/lifecycle also reports the forgotten
+ * cache's call site on stderr.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +53,8 @@ static const struct kd_class cache_class;
  * context finalizes it anyway. Its own memory is freed on both paths: C has
  * no garbage collector to do it later. The kernel buffer is the kind's
  * business: kd_chain_dispose() ends in the memory kind's dispose.
+ * c->lookups and c->index are never NULL here: cache_init() set both, or
+ * the cache never existed for anyone.
  */
 static void cache_dispose(struct kd_obj *obj, bool disposing)
 {
@@ -74,35 +91,83 @@ static const struct kd_class cache_class = {
 	.dispose = cache_dispose,
 };
 
-static struct cache *cache_new(struct kd_ctx *ctx, const char *name,
-			       int *err)
+/* What cache_init() needs: the constructor passes it as the hook's arg. */
+struct cache_args {
+	struct kd_ctx *ctx;
+	const char *name;
+	const char *file;	/* the caller's call site, for the member */
+	unsigned int line;
+	int fail_at;		/* for the demo: fail before this step */
+};
+
+/*
+ * The init hook: the constructor's body. The kernel buffer exists; nothing
+ * else can reach the cache yet. On failure it undoes what it did and
+ * returns the errno, and the library frees the cache without running
+ * cache_dispose(): dispose only ever sees a cache with its index and its
+ * member.
+ */
+static int cache_init(struct kd_obj *obj, void *arg)
 {
 	static const char *const words[] = { "alpha", "beta", "gamma" };
-	struct cache *c;
+	const struct cache_args *a = arg;
+	struct cache *c = (struct cache *)obj;
+	int err = 0;
 	unsigned int i;
 
-	c = (struct cache *)kd_memory_new(ctx, &cache_class, NULL, 4096, err);
-	if (!c)
-		return NULL;
-	c->name = name;
-	c->lookups = kd_token_new(ctx, NULL, NULL, 0, err);
-	c->index = calloc(3, sizeof(*c->index));
-	if (!c->lookups || !c->index) {
-		if (!c->lookups)
-			printf("   %s: no token: %s\n", name, strerror(-*err));
-		kd_dispose(&c->obj);
-		kd_obj_unref(&c->obj);
-		return NULL;
+	c->name = a->name;
+	c->lookups = kd_token_new_at(a->ctx, NULL, NULL, 0,
+				     a->file, a->line, &err);
+	if (!c->lookups)
+		return err;
+	c->index = a->fail_at == 2 ? NULL : calloc(3, sizeof(*c->index));
+	if (!c->index) {
+		printf("   %s: init fails halfway: disposes its token, "
+		       "returns -ENOMEM\n", a->name);
+		kd_dispose(c->lookups);
+		kd_obj_unref(c->lookups);
+		return -ENOMEM;
 	}
 	for (i = 0; i < 3; i++) {
 		c->index[i] = strdup(words[i]);
 		if (c->index[i])
 			c->nindex++;
 	}
-	printf("   %s: created (kernel buffer handle %#llx, index of %u names,"
-	       " token handle %#llx)\n", name,
+	return 0;
+}
+
+/*
+ * A factory of our own. Its callers write cache_new(ctx, name, &err): the
+ * macro passes their file and line, which label the buffer and the token.
+ */
+#define cache_new(ctx, name, err) \
+	cache_new_at(ctx, name, 0, __FILE__, __LINE__, err)
+
+static struct cache *cache_new_at(struct kd_ctx *ctx, const char *name,
+				  int fail_at, const char *file,
+				  unsigned int line, int *err)
+{
+	struct cache_args a = {
+		.ctx = ctx,
+		.name = name,
+		.file = file,
+		.line = line,
+		.fail_at = fail_at,
+	};
+	struct kdispose_query q;
+	struct cache *c;
+
+	c = (struct cache *)kd_memory_new_full(ctx, &cache_class, NULL, 4096,
+					       cache_init, &a, file, line,
+					       err);
+	if (!c)
+		return NULL;
+	if (kd_obj_query(&c->obj, &q))
+		q.label[0] = 0;
+	printf("   %s: created (kernel buffer handle %#llx labelled \"%s\","
+	       " index of %u names, token handle %#llx)\n", name,
 	       (unsigned long long)kd_handle_value(kd_obj_handle(&c->obj)),
-	       c->nindex,
+	       q.label, c->nindex,
 	       (unsigned long long)kd_handle_value(kd_obj_handle(c->lookups)));
 	return c;
 }
@@ -183,7 +248,15 @@ int main(void)
 	}
 	printf("   (scope left)\n");
 
-	printf("\n3. Forgotten: no dispose; the object stays on the context's "
+	printf("\n3. A constructor failing halfway: the init hook undoes its "
+	       "own work,\n   the library disposes the kernel buffer, "
+	       "cache_dispose() never runs.\n");
+	if (cache_new_at(ctx, "halfway", 2, __FILE__, __LINE__, &err) ||
+	    err != -ENOMEM)
+		goto fail;
+	printf("   cache_new() = NULL, err = %d (%s)\n", err, strerror(-err));
+
+	printf("\n4. Forgotten: no dispose; the object stays on the context's "
 	       "finalizer list.\n");
 	forgotten = cache_new(ctx, "forgotten", &err);
 	if (!forgotten)
@@ -194,12 +267,13 @@ int main(void)
 	       "disposing\n");
 	show_counters("before close");
 
-	printf("\n4. kd_ctx_close(): the finalizer path, disposing=false, "
+	printf("\n5. kd_ctx_close(): the finalizer path, disposing=false, "
 	       "newest first,\n   then the file is closed and the kernel "
 	       "finalizes its side.\n");
 	ret = kd_ctx_close(ctx);
-	printf("   kd_ctx_close() = %d objects finalized (the cache and its "
-	       "token)\n", ret);
+	printf("   kd_ctx_close() = %d library objects finalized (the cache "
+	       "and its token,\n   both kernel objects: the kernel's "
+	       "finalized count grows by 2 too)\n", ret);
 	show_counters("after close");
 	return 0;
 

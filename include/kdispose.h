@@ -8,7 +8,9 @@
  * - calls that return a pointer take an "int *err" (may be NULL) and return
  *   NULL with *err set to -errno on failure;
  * - nothing aborts on a caller's mistake: bad arguments give -EINVAL, an
- *   object that is disposed gives -EIDRM (.NET's ObjectDisposedException).
+ *   object that is disposed gives -EIDRM (.NET's ObjectDisposedException);
+ *   KDISPOSE_DEBUG (see "Debugging" below) says on stderr which check
+ *   failed, and reports what the API cannot return.
  *
  * Memory ownership of objects (struct kd_obj): a constructor returns an
  * object holding one reference that the caller owns. The context holds a
@@ -31,7 +33,20 @@
 #ifndef KDISPOSE_H
 #define KDISPOSE_H
 
+/*
+ * The UAPI header is installed as <includedir>/kdispose/linux/kdispose.h:
+ * "pkg-config --cflags kdispose" makes it <linux/kdispose.h>; without
+ * those flags it is found under its installed name.
+ */
+#if defined(__has_include)
+#if __has_include(<linux/kdispose.h>)
 #include <linux/kdispose.h>
+#else
+#include <kdispose/linux/kdispose.h>
+#endif
+#else
+#include <linux/kdispose.h>
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +58,27 @@ extern "C" {
 
 struct io_uring;
 struct io_uring_cqe;
+struct io_uring_sqe;
+
+/*
+ * Versions: KD_VERSION_* are those of this header, kd_version_major() and
+ * kd_version_minor() those of the library the program runs with. A minor
+ * version adds symbols (a new node of libkdispose.map) and changes none.
+ * KD_CHECK_VERSION(major, minor) is 1 when this header is at least
+ * major.minor (usable in #if); kd_check_version() tells the same of the
+ * library loaded. Unlike liburing's io_uring_check_version(), both are
+ * true when the version is new enough.
+ */
+#define KD_VERSION_MAJOR 1
+#define KD_VERSION_MINOR 1
+#define KD_CHECK_VERSION(major, minor) \
+	((major) < KD_VERSION_MAJOR || \
+	 ((major) == KD_VERSION_MAJOR && (minor) <= KD_VERSION_MINOR))
+
+int kd_version_major(void);
+int kd_version_minor(void);
+/* Return: true when the library loaded is version major.minor or later. */
+bool kd_check_version(int major, int minor);
 
 /* An open /dev/kdispose: a table of kernel objects and a finalizer list. */
 struct kd_ctx;
@@ -118,11 +154,25 @@ struct kd_ctx *kd_ctx_open(unsigned int flags, int *err);
  * The file is closed when the last safe handle acquired by another thread
  * is released, at once otherwise. Objects the caller still references stay
  * allocated (every call on them returns -EIDRM or 0) until kd_obj_unref().
- * Return: the number of objects finalized, or -EINVAL.
+ *
+ * The count is of library objects, those of kd_obj_new() included, so it
+ * is not the kernel's "finalized" counter, which counts kernel objects:
+ * those of the kinds' objects finalized here, plus raw handles
+ * (kd_raw_create()) never disposed, minus library-only objects. A class
+ * that forgets to chain up on this path is not reported by the return
+ * value (KDISPOSE_DEBUG=chain reports it), and neither is which objects
+ * were finalized (KDISPOSE_DEBUG=leaks lists them with their call sites).
+ * Return: the number of library objects finalized, or -EINVAL.
  */
 int kd_ctx_close(struct kd_ctx *ctx);
 
-/* The device fd (for poll, fdinfo); owned by the context. */
+/*
+ * The device fd, owned by the context: for /proc/self/fdinfo (the kernel's
+ * per-file counters) and for the raw ioctls of <linux/kdispose.h>. Not for
+ * poll(2): the device has no poll method, so poll reports it readable and
+ * writable at once and tells nothing. To wait, use an event object
+ * (kd_event_wait()) or pin an eventfd (kd_file_new()).
+ */
 int kd_ctx_fd(const struct kd_ctx *ctx);
 
 /*
@@ -139,11 +189,41 @@ int kd_ctx_features(struct kd_ctx *ctx);
  * Creates an object of @cls that owns no kernel object (its chain must not
  * contain a kind's class). @owner (or NULL) is an object of the same
  * context that will own it: disposing the owner disposes it first.
- * Errors: -EINVAL (bad class, owner of another context), -EIDRM (owner or
- * context disposed), -ENOMEM.
+ * Errors: -EINVAL (bad class, owner of another context; KDISPOSE_DEBUG=
+ * checks says which), -EIDRM (owner or context disposed), -ENOMEM.
+ * kd_obj_new() is a macro calling kd_obj_new_at() with its call site,
+ * which the debug reports name (see "Call-site labels" below).
  */
 struct kd_obj *kd_obj_new(struct kd_ctx *ctx, const struct kd_class *cls,
 			  struct kd_obj *owner, int *err);
+struct kd_obj *kd_obj_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
+			     struct kd_obj *owner, const char *file,
+			     unsigned int line, int *err);
+
+/*
+ * The init hook of the _full constructors: the constructor's body, run once
+ * on the new object after its memory is allocated (zeroed) and, for a
+ * kind, its kernel object created, but before the object is published:
+ * neither kd_ctx_close() nor the owner's dispose can reach it yet. @arg is
+ * the constructor's @arg. Return 0, or a negative errno: the constructor
+ * then returns NULL with that errno, and the object is freed without any
+ * dispose running on it (its kernel object, and the objects the hook
+ * created with @obj as their owner, are disposed): the hook undoes the rest
+ * of what it did itself, as a constructor that fails does. If the object
+ * cannot be published after a successful hook (its owner was disposed
+ * meanwhile: -EIDRM), it is disposed whole, with disposing true. The hook
+ * must not dispose @obj.
+ */
+typedef int kd_init_fn(struct kd_obj *obj, void *arg);
+
+/*
+ * kd_obj_new_at() with an init hook (NULL: none). So dispose never sees a
+ * half-built object: set in @init what dispose relies on.
+ */
+struct kd_obj *kd_obj_new_full(struct kd_ctx *ctx, const struct kd_class *cls,
+			       struct kd_obj *owner, kd_init_fn *init,
+			       void *arg, const char *file, unsigned int line,
+			       int *err);
 
 /* Adds a reference; returns @obj. */
 struct kd_obj *kd_obj_ref(struct kd_obj *obj);
@@ -153,6 +233,21 @@ int kd_obj_unref(struct kd_obj *obj);
 
 /* Return: 1 once dispose or finalization of @obj started, 0 before. */
 int kd_obj_is_disposed(struct kd_obj *obj);
+
+/*
+ * Checked downcasts (GLib's G_TYPE_CHECK_INSTANCE_CAST). kd_obj_is_a():
+ * true when @obj is an object whose class is @cls or derives from it.
+ * kd_obj_cast(): @obj if so, else NULL, which KDISPOSE_DEBUG=checks
+ * reports with the call site (kd_obj_cast() is a macro passing it to
+ * kd_obj_cast_at()). NULL casts to NULL silently.
+ *	struct cache *c = KD_OBJ_CAST(obj, &cache_class, struct cache);
+ */
+bool kd_obj_is_a(struct kd_obj *obj, const struct kd_class *cls);
+struct kd_obj *kd_obj_cast(struct kd_obj *obj, const struct kd_class *cls);
+struct kd_obj *kd_obj_cast_at(struct kd_obj *obj, const struct kd_class *cls,
+			      const char *file, unsigned int line);
+#define KD_OBJ_CAST(obj, cls, type) \
+	((type *)kd_obj_cast((struct kd_obj *)(obj), (cls)))
 
 /*
  * Runs the dispose of @cls's parent class on @obj (base.Dispose(disposing)).
@@ -171,8 +266,10 @@ void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
  * Return: 1 when this call disposed @obj, 0 when it was disposed already,
  * -EPROTO when a class of the chain did not chain up exactly once to its
  * parent (the library ran the rest of the chain: @obj is disposed all the
- * same), a negative errno of the kernel dispose or of a child's dispose
- * (@obj is disposed all the same), -EINVAL for a bad pointer.
+ * same; KDISPOSE_DEBUG=chain names the class, also where the result is
+ * dropped: KD_AUTO, kd_ctx_close()), a negative errno of the kernel
+ * dispose or of a child's dispose (@obj is disposed all the same), -EINVAL
+ * for a bad pointer.
  */
 int kd_dispose(struct kd_obj *obj);
 
@@ -250,6 +347,17 @@ uint64_t kd_handle_value(const struct kd_handle *h);
  * @file, and in the plain-name functions (reached through a function
  * pointer, a parenthesized name, or with KD_NO_CALL_SITE), the label is
  * the first 15 bytes of the class name: use a derived class to choose one.
+ *
+ * A factory of your own labels objects with its caller's line the same
+ * way: take "const char *file, unsigned int line" and pass them to the _at
+ * (or _full) constructor, and make the factory's name a macro passing
+ * __FILE__ and __LINE__ (examples/lifecycle.c's cache_new()):
+ *	#define cache_new(ctx, err) cache_new_at(ctx, __FILE__, __LINE__, err)
+ * @file must live as long as the object (a string literal such as
+ * __FILE__): the debug reports read it.
+ *
+ * The _full variants add an init hook (see kd_obj_new_full()), run once
+ * the kernel object exists, before anything else can see the object.
  */
 extern const struct kd_class kd_token_class;
 extern const struct kd_class kd_memory_class;
@@ -320,6 +428,28 @@ struct kd_obj *kd_group_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
 			       struct kd_obj *owner, const char *file,
 			       unsigned int line, int *err);
 
+struct kd_obj *kd_token_new_full(struct kd_ctx *ctx, const struct kd_class *cls,
+				 struct kd_obj *owner, uint64_t value,
+				 kd_init_fn *init, void *arg, const char *file,
+				 unsigned int line, int *err);
+struct kd_obj *kd_memory_new_full(struct kd_ctx *ctx,
+				  const struct kd_class *cls,
+				  struct kd_obj *owner, uint64_t size,
+				  kd_init_fn *init, void *arg, const char *file,
+				  unsigned int line, int *err);
+struct kd_obj *kd_event_new_full(struct kd_ctx *ctx, const struct kd_class *cls,
+				 struct kd_obj *owner, uint64_t flags,
+				 kd_init_fn *init, void *arg, const char *file,
+				 unsigned int line, int *err);
+struct kd_obj *kd_file_new_full(struct kd_ctx *ctx, const struct kd_class *cls,
+				struct kd_obj *owner, int fd, kd_init_fn *init,
+				void *arg, const char *file, unsigned int line,
+				int *err);
+struct kd_obj *kd_group_new_full(struct kd_ctx *ctx, const struct kd_class *cls,
+				 struct kd_obj *owner, kd_init_fn *init,
+				 void *arg, const char *file, unsigned int line,
+				 int *err);
+
 /*
  * The constructors label kernel objects with their caller's file and line.
  * Define KD_NO_CALL_SITE before including this header to keep the class
@@ -336,6 +466,9 @@ struct kd_obj *kd_group_new_at(struct kd_ctx *ctx, const struct kd_class *cls,
 	kd_file_new_at(ctx, cls, owner, fd, __FILE__, __LINE__, err)
 #define kd_group_new(ctx, cls, owner, err) \
 	kd_group_new_at(ctx, cls, owner, __FILE__, __LINE__, err)
+#define kd_obj_new(ctx, cls, owner, err) \
+	kd_obj_new_at(ctx, cls, owner, __FILE__, __LINE__, err)
+#define kd_obj_cast(obj, cls) kd_obj_cast_at(obj, cls, __FILE__, __LINE__)
 #endif
 
 /* KDISPOSE_IOC_QUERY on the object's kernel handle. */
@@ -363,19 +496,39 @@ int kd_raw_query(struct kd_ctx *ctx, uint64_t handle, struct kdispose_query *q);
 int kd_raw_op(struct kd_ctx *ctx, uint64_t handle, uint32_t op, uint64_t *args);
 
 /*
- * DisposeAsync on io_uring (liburing). Each successful call takes one SQE
- * of @ring, which the caller submits; exactly one CQE with @user_data
- * follows, whose result kd_dispose_async_result() reads.
+ * DisposeAsync on io_uring (liburing). Only the kernel object's dispose is
+ * asynchronous: the object's children and its class chain run at once, in
+ * the call, because the chain must end before the kernel object goes (the
+ * classes may still use it) and the command is what disposes it.
  *
- * kd_dispose_async() runs the object's children and class chain at once,
- * like kd_dispose(), and queues the kernel dispose of its handle as an
- * IORING_OP_URING_CMD (KDISPOSE_URING_CMD_DISPOSE). When the result is
- * known without the kernel command (the object was disposed already, owns
- * no kernel object, its handle is acquired, a class forgot to chain up),
- * or the kernel has no io_uring DISPOSE command (kd_ctx_features() lacks
- * KD_FEATURE_URING, or the context was opened with KD_CTX_NO_URING), the
- * dispose is done through the ioctl at once and the SQE is an
- * IORING_OP_MSG_RING to @ring itself that posts the CQE with that result.
+ * kd_prep_dispose() (liburing's io_uring_prep_*() style) fills an SQE the
+ * caller got, and leaves the rest to the caller: user_data
+ * (io_uring_sqe_set_data64()), flags such as IOSQE_IO_LINK, when to
+ * submit. It returns KD_DISPOSE_QUEUED when the SQE is the kernel dispose
+ * (IORING_OP_URING_CMD, KDISPOSE_URING_CMD_DISPOSE): its CQE's res is the
+ * result (1, 0 or -errno, as kd_dispose()). Otherwise the result is known
+ * now (the object was disposed already, owns no kernel object, has its
+ * handle acquired, a class forgot to chain up, or the kernel has no
+ * io_uring DISPOSE command and the ioctl did it): it is returned, and the
+ * SQE is an IORING_OP_NOP (res 0) so that the caller's link chain and
+ * completion count stay as prepared. The SQE is filled whatever the return,
+ * -EINVAL included (NULL or foreign @obj). A command cancelled before it
+ * ran (-ECANCELED: an earlier linked request failed) disposed nothing:
+ * kd_raw_dispose() of the handle does, or kd_ctx_close() finalizes it.
+ */
+#define KD_DISPOSE_QUEUED 2
+int kd_prep_dispose(struct io_uring_sqe *sqe, struct kd_obj *obj);
+/* The same for a raw handle of @ctx. */
+int kd_prep_raw_dispose(struct io_uring_sqe *sqe, struct kd_ctx *ctx,
+			uint64_t handle);
+
+/*
+ * kd_dispose_async() takes the SQE itself, for callers that want exactly
+ * one CQE with @user_data and nothing else to do: it calls
+ * io_uring_get_sqe(), and when no kernel command is needed makes the SQE an
+ * IORING_OP_MSG_RING to @ring itself that posts the CQE with the result
+ * (so it needs Linux 5.18). It sets the SQE's flags, so it cannot be part
+ * of a link chain: use kd_prep_dispose() for that.
  * Submit before kd_ctx_close(): a queued command names the device fd.
  * Return: 0; -EBUSY (no free SQE; nothing done), -EINVAL (IOPOLL ring, bad
  * argument), -EOPNOTSUPP (no IORING_OP_MSG_RING: Linux < 5.18), -errno of
@@ -387,9 +540,12 @@ int kd_dispose_async(struct io_uring *ring, struct kd_obj *obj,
 int kd_raw_dispose_async(struct io_uring *ring, struct kd_ctx *ctx,
 			 uint64_t handle, uint64_t user_data);
 /*
- * Return: 1 (disposed by this command), 0 (disposed already: before, by a
- * kernel parent's cascade), -EPROTO (see kd_dispose), or the kernel's
- * -errno (-ENOENT, -EBADF if the fd was closed before submission, ...).
+ * The result of a CQE of kd_dispose_async() or of a queued
+ * kd_prep_dispose(): 1 (disposed by this command), 0 (disposed already:
+ * before, by a kernel parent's cascade), -EPROTO (see kd_dispose), or the
+ * kernel's -errno (-ENOENT, -EBADF if the fd was closed before submission,
+ * -ECANCELED, ...). Today that is cqe->res on every path; the call is the
+ * contract, so that a later version may encode more in the CQE.
  */
 int kd_dispose_async_result(const struct io_uring_cqe *cqe);
 
@@ -400,7 +556,12 @@ int kd_dispose_async_result(const struct io_uring_cqe *cqe);
  *
  * disposes and unreferences the object when tok goes out of scope, unless
  * KD_TAKE(tok) handed it over first (it returns the pointer and sets the
- * variable to NULL).
+ * variable to NULL). The cleanup drops kd_dispose()'s result: run with
+ * KDISPOSE_DEBUG=chain to see a forgotten chain-up reported.
+ *
+ * KD_AUTO_UNREF(type) only drops the reference at scope exit, without
+ * disposing (g_autoptr beside g_auto): for a reference taken with
+ * kd_obj_ref() on an object that someone else disposes.
  */
 static inline void kd_obj_disposep(void *p)
 {
@@ -413,6 +574,15 @@ static inline void kd_obj_disposep(void *p)
 	}
 }
 
+static inline void kd_obj_unrefp(void *p)
+{
+	struct kd_obj *obj;
+
+	memcpy(&obj, p, sizeof(obj));
+	if (obj)
+		kd_obj_unref(obj);
+}
+
 static inline void kd_ctx_closep(struct kd_ctx **p)
 {
 	if (*p)
@@ -420,8 +590,10 @@ static inline void kd_ctx_closep(struct kd_ctx **p)
 }
 
 #define _cleanup_kd_ __attribute__((cleanup(kd_obj_disposep)))
+#define _cleanup_kd_unref_ __attribute__((cleanup(kd_obj_unrefp)))
 #define _cleanup_kd_ctx_ __attribute__((cleanup(kd_ctx_closep)))
 #define KD_AUTO(type) _cleanup_kd_ type *
+#define KD_AUTO_UNREF(type) _cleanup_kd_unref_ type *
 
 #define KD_TAKE(var)                              \
 	({                                        \
@@ -430,6 +602,22 @@ static inline void kd_ctx_closep(struct kd_ctx **p)
 		*_kd_pp = NULL;                   \
 		_kd_p;                            \
 	})
+
+/*
+ * Debugging (GLib's G_DEBUG): KDISPOSE_DEBUG, read once per process at the
+ * first report, is a list of words separated by commas, colons or spaces;
+ * each turns on one kind of report, one line each on stderr:
+ *   chain   a class that did not chain up exactly once (-EPROTO), with
+ *           the object's call site, on every path: also where the result
+ *           is dropped (KD_AUTO, kd_ctx_close(), kd_dispose_many()).
+ *   leaks   every object kd_ctx_close() finalized (it was never
+ *           disposed), library-only ones included, with its call site.
+ *   checks  every call refused for a bad argument (which check failed,
+ *           and where, for the calls that know their call site) and every
+ *           failed kd_obj_cast().
+ *   all     all of them; help lists them.
+ * Reports never change what a call returns.
+ */
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,10 @@ KD_EXPORT struct kd_ctx *kd_ctx_open(unsigned int flags, int *err)
 	int ret;
 
 	if (flags & ~KD_CTX_NO_URING) {
+		static const struct kd_site site = { .fn = "kd_ctx_open" };
+
+		__kd_check_failed(&site, -EINVAL, "unknown flags %#x",
+				  flags & ~KD_CTX_NO_URING);
 		ret = -EINVAL;
 		goto err;
 	}

@@ -35,10 +35,10 @@ struct kd_kind {
 /*
  * X(name, type, params, arg, fd_arg): the kind kd_<name>_kind of
  * KDISPOSE_TYPE_<type>, its class kd_<name>_class, and its constructors
- * kd_<name>_new() and kd_<name>_new_at(), whose parameters after @owner
- * are @params (each followed by a comma) and whose kernel argument is
- * @arg. Adding a kind here still needs its declarations in kdispose.h,
- * its symbols in libkdispose.map and its man page.
+ * kd_<name>_new(), kd_<name>_new_at() and kd_<name>_new_full(), whose
+ * parameters after @owner are @params (each followed by a comma) and whose
+ * kernel argument is @arg. Adding a kind here still needs its declarations
+ * in kdispose.h, its symbols in libkdispose.map and its man page.
  */
 #define KD_KINDS(X)                                       \
 	X(token, TOKEN, (uint64_t value, ), value, false) \
@@ -93,6 +93,12 @@ static int kd_kobj_close(struct kd_obj_priv *p, enum kd_mode mode)
 	return ret;
 }
 
+/* Releases the kernel object of @p, which no dispose will see (object.c). */
+void __kd_kobj_release(struct kd_obj_priv *p)
+{
+	kd_kobj_close(p, KD_MODE_SYNC);
+}
+
 /* A class's dispose returns nothing: the chain carries the outcome back. */
 static void kd_kobj_dispose(struct kd_obj *obj, bool disposing)
 {
@@ -143,8 +149,10 @@ static void kd_label_call_site(char *label, const char *file, unsigned int line)
  * @cls: the class: the kind's or one derived from it (NULL: the kind's).
  * @owner: the owning object, or NULL.
  * @arg: the kernel argument (args[0] of KDISPOSE_IOC_CREATE).
- * @file: the call site's file, or NULL to label with the class name.
- * @line: the call site's line.
+ * @init: the init hook, or NULL.
+ * @init_arg: its argument.
+ * @site: the constructor and its call site (file NULL: label with the
+ *	class name).
  */
 struct kd_kobj_desc {
 	const struct kd_kind *kind;
@@ -152,15 +160,36 @@ struct kd_kobj_desc {
 	const struct kd_class *cls;
 	struct kd_obj *owner;
 	uint64_t arg;
-	const char *file;
-	unsigned int line;
+	kd_init_fn *init;
+	void *init_arg;
+	struct kd_site site;
 };
 
 /*
+ * KDISPOSE_DEBUG=checks: why the kernel refused to create an object with
+ * -EINVAL, as far as the library can tell from the arguments.
+ */
+static void kd_kobj_einval(const struct kd_kobj_desc *d)
+{
+	if (d->kind == &kd_memory_kind && !d->arg)
+		__kd_check_failed(&d->site, -EINVAL,
+				  "size 0: a buffer has at least one byte");
+	else if (d->kind == &kd_memory_kind)
+		__kd_check_failed(
+			&d->site, -EINVAL,
+			"the kernel refused size %llu (above the module's max_bytes parameter?)",
+			(unsigned long long)d->arg);
+	else
+		__kd_check_failed(&d->site, -EINVAL,
+				  "the kernel refused argument %#llx",
+				  (unsigned long long)d->arg);
+}
+
+/*
  * Creates the kernel object, labelled with the call site, or with the
- * class name if there is none, then publishes the library object. The
- * owner's handle, if it has one, is the kernel parent and stays acquired
- * by the new handle.
+ * class name if there is none, runs the init hook and publishes the
+ * library object. The owner's handle, if it has one, is the kernel parent
+ * and stays acquired by the new handle.
  */
 static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 {
@@ -173,14 +202,24 @@ static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 
 	/* A negative int converted to uint64_t is above INT_MAX. */
 	if (kind->fd_arg && d->arg > INT_MAX) {
+		__kd_check_failed(&d->site, -EBADF,
+				  "fd %d is not a file descriptor",
+				  (int)d->arg);
 		ret = -EBADF;
 		goto err;
 	}
 	if (!__kd_class_derives(cls, kind->klass)) {
+		__kd_check_failed(
+			&d->site, -EINVAL,
+			"class \"%s\" does not derive from \"%s\"%s",
+			__kd_class_name(cls), __kd_class_name(kind->klass),
+			cls->parent ?
+				"" :
+				" (its parent is NULL: it derives from kd_object_class only)");
 		ret = -EINVAL;
 		goto err;
 	}
-	p = __kd_obj_create(d->ctx, cls, d->owner, &ret);
+	p = __kd_obj_create(d->ctx, cls, d->owner, &d->site, &ret);
 	if (!p)
 		goto err;
 	op = __kd_obj_priv(d->owner);
@@ -191,23 +230,23 @@ static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 		parent = &op->handle;
 		c.parent = parent->value;
 	}
-	if (d->file)
-		kd_label_call_site(c.label, d->file, d->line);
+	if (d->site.file)
+		kd_label_call_site(c.label, d->site.file, d->site.line);
 	else if (cls->name)
 		memcpy(c.label, cls->name,
 		       strnlen(cls->name, KDISPOSE_LABEL_LEN - 1));
 	ret = __kd_sys_create(d->ctx->fd, &c);
+	if (ret == -EINVAL)
+		kd_kobj_einval(d);
 	if (ret < 0)
 		goto err_parent;
 
 	p->kind = kind;
 	__kd_handle_init(&p->handle, d->ctx, c.handle, parent);
-	ret = __kd_obj_publish(p);
-	if (ret) {
-		/* Disposes the kernel object and releases the parent. */
-		__kd_handle_close(&p->handle, KD_MODE_SYNC);
-		goto err_destroy;
-	}
+	/* From here the kernel object and the parent go with @p. */
+	ret = __kd_obj_init_publish(p, d->init, d->init_arg);
+	if (ret)
+		goto err;
 	return kd_priv_obj(p);
 
 err_parent:
@@ -222,29 +261,47 @@ err:
 }
 
 /*
- * The descriptor of a call to kind @name_'s constructor, inside its body
- * (whose parameters ctx, cls and owner it takes).
+ * The descriptor of a call to kind @name_'s constructor @fn_, inside its
+ * body (whose parameters ctx, cls and owner it takes).
  */
-#define KD_KOBJ_DESC(name_, arg_, file_, line_)                     \
-	{                                                           \
-		.kind = &kd_##name_##_kind, .ctx = ctx, .cls = cls, \
-		.owner = owner, .arg = (arg_), .file = (file_),     \
-		.line = (line_)                                     \
+#define KD_KOBJ_DESC(name_, fn_, arg_, init_, init_arg_, file_, line_) \
+	{                                                              \
+		.kind = &kd_##name_##_kind, .ctx = ctx, .cls = cls,    \
+		.owner = owner, .arg = (arg_), .init = (init_),        \
+		.init_arg = (init_arg_), .site = {                     \
+			.fn = (fn_),                                   \
+			.file = (file_),                               \
+			.line = (line_)                                \
+		}                                                      \
 	}
 
 /*
- * The two constructors of a kind: the _at variant labels the kernel
+ * The three constructors of a kind: the _at variant labels the kernel
  * object with the call site, the plain name with the class name (see
- * "Call-site labels" in kdispose.h).
+ * "Call-site labels" in kdispose.h), the _full variant is _at with an
+ * init hook.
  */
 #define KD_KIND_NEW(name_, type_, params_, arg_, fd_arg_)                      \
+	KD_EXPORT struct kd_obj *kd_##name_##_new_full(                        \
+		struct kd_ctx *ctx, const struct kd_class *cls,                \
+		struct kd_obj *owner, KD_UNPAREN params_ kd_init_fn *init,     \
+		void *arg, const char *file, unsigned int line, int *err)      \
+	{                                                                      \
+		const struct kd_kobj_desc d =                                  \
+			KD_KOBJ_DESC(name_, "kd_" #name_ "_new_full", arg_,    \
+				     init, arg, file, line);                   \
+                                                                               \
+		return kd_kobj_new(&d, err);                                   \
+	}                                                                      \
+                                                                               \
 	KD_EXPORT struct kd_obj *kd_##name_##_new_at(                          \
 		struct kd_ctx *ctx, const struct kd_class *cls,                \
 		struct kd_obj *owner, KD_UNPAREN params_ const char *file,     \
 		unsigned int line, int *err)                                   \
 	{                                                                      \
 		const struct kd_kobj_desc d =                                  \
-			KD_KOBJ_DESC(name_, arg_, file, line);                 \
+			KD_KOBJ_DESC(name_, "kd_" #name_ "_new", arg_, NULL,   \
+				     NULL, file, line);                        \
                                                                                \
 		return kd_kobj_new(&d, err);                                   \
 	}                                                                      \
@@ -255,7 +312,8 @@ err:
 						  KD_UNPAREN params_ int *err) \
 	{                                                                      \
 		const struct kd_kobj_desc d =                                  \
-			KD_KOBJ_DESC(name_, arg_, NULL, 0);                    \
+			KD_KOBJ_DESC(name_, "kd_" #name_ "_new", arg_, NULL,   \
+				     NULL, NULL, 0);                           \
                                                                                \
 		return kd_kobj_new(&d, err);                                   \
 	}

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 /* The library defines the plain-name constructors: no call-site macros. */
 #define KD_NO_CALL_SITE
@@ -160,6 +161,8 @@ enum kd_state {
  * @kernel: what the kind's dispose returned (see __kd_handle_close()), for
  *	kd_chain_run() to hand back; 0 for an object without kernel object.
  *	The class callbacks return nothing, so this is the one way out.
+ * @culprit: the first class found misbehaving, for the debug report.
+ * @fault: what it did, for the same report.
  */
 struct kd_chain {
 	pthread_t thread;
@@ -168,6 +171,21 @@ struct kd_chain {
 	bool disposing;
 	enum kd_mode mode;
 	int kernel;
+	const struct kd_class *culprit;
+	const char *fault;
+};
+
+/*
+ * struct kd_site - where a library call was made, for the debug reports
+ * and the kernel label
+ * @fn: the public function called.
+ * @file: the caller's source file (static storage), or NULL if unknown.
+ * @line: the caller's line.
+ */
+struct kd_site {
+	const char *fn;
+	const char *file;
+	unsigned int line;
 };
 
 /* A kernel kind (kinds.c): its class and its enum kdispose_type. */
@@ -189,6 +207,9 @@ struct kd_kind;
  *	without it by kd_obj_cascade() (see __kd_obj_publish()).
  * @depth: level of klass in its chain (kd_object_class is level 0).
  * @chain: the state of the chain while it runs.
+ * @file: the call site of the constructor (NULL if unknown), kept for the
+ *	debug reports.
+ * @line: its line.
  *
  * Kernel kinds (@kind != NULL):
  * @kind: the kind, or NULL for an object without kernel object.
@@ -208,6 +229,8 @@ struct kd_obj_priv {
 	atomic_uint nchildren;
 	unsigned int depth;
 	struct kd_chain chain;
+	const char *file;
+	unsigned int line;
 
 	const struct kd_kind *kind;
 	struct kd_handle handle;
@@ -225,15 +248,31 @@ static inline struct kd_obj *kd_priv_obj(struct kd_obj_priv *p)
 struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj);
 struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 				    const struct kd_class *cls,
-				    struct kd_obj *owner, int *err);
+				    struct kd_obj *owner,
+				    const struct kd_site *site, int *err);
 int __kd_obj_publish(struct kd_obj_priv *p);
+int __kd_obj_init_publish(struct kd_obj_priv *p, kd_init_fn *init, void *arg);
 void __kd_obj_destroy(struct kd_obj_priv *p);
+void __kd_kobj_release(struct kd_obj_priv *p);
 int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending);
 void __kd_obj_put(struct kd_obj_priv *p);
 bool __kd_class_derives(const struct kd_class *cls,
 			const struct kd_class *base);
 
 extern const struct kd_class __kd_kobj_class;
+
+/* debug.c: the reports of KDISPOSE_DEBUG, one line each on stderr */
+#define KD_DEBUG_CHAIN (1U << 0)
+#define KD_DEBUG_LEAKS (1U << 1)
+#define KD_DEBUG_CHECKS (1U << 2)
+
+bool __kd_debug_on(unsigned int flag);
+void __kd_debug(unsigned int flag, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void __kd_check_failed(const struct kd_site *site, int err, const char *fmt,
+		       ...) __attribute__((format(printf, 3, 4)));
+const char *__kd_class_name(const struct kd_class *cls);
+int __kd_obj_site(const struct kd_obj_priv *p, char *buf, size_t size);
 
 /* syscall.c: the ioctls, returning -errno */
 int __kd_sys_version(int fd);

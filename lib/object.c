@@ -17,6 +17,12 @@
  *            false, state FINALIZED, and loses the list's reference.
  *   free     the last kd_obj_unref(): drop the owner and the context.
  *
+ * Between create and publish, the _full constructors run the caller's init
+ * hook (__kd_obj_init_publish). Nothing else can reach the object then, so
+ * a hook that fails leaves an object that no dispose ever saw: it is
+ * claimed, its children (created by the hook) and its kernel object are
+ * disposed, and its references dropped, without its class chain.
+ *
  * The chain: dispose(obj, disposing) of the object's class runs first; each
  * class ends with kd_chain_dispose(), which runs its parent's, down to
  * kd_object_class (level 0). chain.ran records the levels entered. If the
@@ -48,18 +54,49 @@ static const struct kd_class *kd_class_parent(const struct kd_class *cls)
 	return cls->parent ? cls->parent : &kd_object_class;
 }
 
-/* Return: the level of @cls (kd_object_class: 0), or -EINVAL if invalid. */
-static int kd_class_depth(const struct kd_class *cls)
+/*
+ * Return: the level of @cls (kd_object_class: 0), or -EINVAL if invalid,
+ * with the reason reported to KDISPOSE_DEBUG=checks on behalf of @site.
+ */
+static int kd_class_depth(const struct kd_class *cls,
+			  const struct kd_site *site)
 {
-	const struct kd_class *parent;
+	const struct kd_class *c, *parent;
 	int depth = 0;
 
-	for (; cls != &kd_object_class; cls = parent) {
-		parent = kd_class_parent(cls);
-		if (++depth > KD_CLASS_MAX_DEPTH ||
-		    cls->size < sizeof(struct kd_obj) ||
-		    cls->size < parent->size)
+	if (!cls) {
+		__kd_check_failed(site, -EINVAL, "the class is NULL");
+		return -EINVAL;
+	}
+	for (c = cls; c != &kd_object_class; c = parent) {
+		parent = kd_class_parent(c);
+		if (++depth > KD_CLASS_MAX_DEPTH) {
+			__kd_check_failed(
+				site, -EINVAL,
+				"class \"%s\" is more than %d levels deep",
+				__kd_class_name(cls), KD_CLASS_MAX_DEPTH);
 			return -EINVAL;
+		}
+		if (c->size < sizeof(struct kd_obj)) {
+			__kd_check_failed(
+				site, -EINVAL,
+				"class \"%s\" has size %zu, less than struct kd_obj",
+				__kd_class_name(c), c->size);
+			return -EINVAL;
+		}
+		if (c->size < parent->size) {
+			__kd_check_failed(
+				site, -EINVAL,
+				"class \"%s\" (size %zu) is smaller than its parent \"%s\" (size %zu)",
+				__kd_class_name(c), c->size,
+				__kd_class_name(parent), parent->size);
+			return -EINVAL;
+		}
+	}
+	if (cls->size > SIZE_MAX / 2) {
+		__kd_check_failed(site, -EINVAL, "class \"%s\" has size %zu",
+				  __kd_class_name(cls), cls->size);
+		return -EINVAL;
 	}
 	return depth;
 }
@@ -109,23 +146,33 @@ struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj)
 /*
  * Allocates an object of @cls for @ctx, not yet visible to kd_ctx_close()
  * nor to @owner's cascade: __kd_obj_publish() does that, or
- * __kd_obj_destroy() frees it.
+ * __kd_obj_destroy() frees it. @site is the constructor's call site.
  */
 struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 				    const struct kd_class *cls,
-				    struct kd_obj *owner, int *err)
+				    struct kd_obj *owner,
+				    const struct kd_site *site, int *err)
 {
 	struct kd_obj_priv *p, *op = NULL;
 	int depth;
 
-	depth = cls ? kd_class_depth(cls) : -EINVAL;
-	if (!ctx || depth < 0 || cls->size > SIZE_MAX / 2) {
+	if (!ctx) {
+		__kd_check_failed(site, -EINVAL, "the context is NULL");
+		*err = -EINVAL;
+		return NULL;
+	}
+	depth = kd_class_depth(cls, site);
+	if (depth < 0) {
 		*err = -EINVAL;
 		return NULL;
 	}
 	if (owner) {
 		op = __kd_obj_priv(owner);
 		if (!op || op->ctx != ctx) {
+			__kd_check_failed(
+				site, -EINVAL,
+				op ? "the owner belongs to another context" :
+				     "the owner is not a libkdispose object");
 			*err = -EINVAL;
 			return NULL;
 		}
@@ -148,6 +195,8 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 	kd_list_init(&p->sibling);
 	kd_list_init(&p->children);
 	p->depth = depth;
+	p->file = site->file;
+	p->line = site->line;
 	kd_priv_obj(p)->klass = cls;
 	return p;
 }
@@ -206,30 +255,72 @@ void __kd_obj_put(struct kd_obj_priv *p)
 		kd_obj_free(p);
 }
 
-KD_EXPORT struct kd_obj *kd_obj_new(struct kd_ctx *ctx,
-				    const struct kd_class *cls,
-				    struct kd_obj *owner, int *err)
+static struct kd_obj *kd_obj_new_site(struct kd_ctx *ctx,
+				      const struct kd_class *cls,
+				      struct kd_obj *owner, kd_init_fn *init,
+				      void *arg, const struct kd_site *site,
+				      int *err)
 {
 	struct kd_obj_priv *p;
 	int ret;
 
 	if (cls && __kd_class_derives(cls, &__kd_kobj_class)) {
+		__kd_check_failed(
+			site, -EINVAL,
+			"class \"%s\" derives from a kernel kind: create it with that kind's constructor (kd_token_new() ...)",
+			__kd_class_name(cls));
 		ret = -EINVAL;
 		goto err;
 	}
-	p = __kd_obj_create(ctx, cls, owner, &ret);
+	p = __kd_obj_create(ctx, cls, owner, site, &ret);
 	if (!p)
 		goto err;
-	ret = __kd_obj_publish(p);
-	if (ret) {
-		__kd_obj_destroy(p);
+	ret = __kd_obj_init_publish(p, init, arg);
+	if (ret)
 		goto err;
-	}
 	return kd_priv_obj(p);
 err:
 	if (err)
 		*err = ret;
 	return NULL;
+}
+
+KD_EXPORT struct kd_obj *kd_obj_new(struct kd_ctx *ctx,
+				    const struct kd_class *cls,
+				    struct kd_obj *owner, int *err)
+{
+	const struct kd_site site = { .fn = "kd_obj_new" };
+
+	return kd_obj_new_site(ctx, cls, owner, NULL, NULL, &site, err);
+}
+
+KD_EXPORT struct kd_obj *kd_obj_new_at(struct kd_ctx *ctx,
+				       const struct kd_class *cls,
+				       struct kd_obj *owner, const char *file,
+				       unsigned int line, int *err)
+{
+	const struct kd_site site = {
+		.fn = "kd_obj_new",
+		.file = file,
+		.line = line,
+	};
+
+	return kd_obj_new_site(ctx, cls, owner, NULL, NULL, &site, err);
+}
+
+KD_EXPORT struct kd_obj *kd_obj_new_full(struct kd_ctx *ctx,
+					 const struct kd_class *cls,
+					 struct kd_obj *owner, kd_init_fn *init,
+					 void *arg, const char *file,
+					 unsigned int line, int *err)
+{
+	const struct kd_site site = {
+		.fn = "kd_obj_new_full",
+		.file = file,
+		.line = line,
+	};
+
+	return kd_obj_new_site(ctx, cls, owner, init, arg, &site, err);
 }
 
 KD_EXPORT struct kd_obj *kd_obj_ref(struct kd_obj *obj)
@@ -260,6 +351,43 @@ KD_EXPORT int kd_obj_is_disposed(struct kd_obj *obj)
 	return atomic_load(&p->state) != KD_LIVE;
 }
 
+KD_EXPORT bool kd_obj_is_a(struct kd_obj *obj, const struct kd_class *cls)
+{
+	struct kd_obj_priv *p = __kd_obj_priv(obj);
+
+	return p && cls && __kd_class_derives(obj->klass, cls);
+}
+
+KD_EXPORT struct kd_obj *kd_obj_cast_at(struct kd_obj *obj,
+					const struct kd_class *cls,
+					const char *file, unsigned int line)
+{
+	const struct kd_site site = {
+		.fn = "kd_obj_cast",
+		.file = file,
+		.line = line,
+	};
+
+	if (!obj || kd_obj_is_a(obj, cls))
+		return obj;
+	if (!__kd_obj_priv(obj))
+		__kd_check_failed(
+			&site, 0,
+			"%p is not a libkdispose object (cast to \"%s\")",
+			(void *)obj, __kd_class_name(cls));
+	else
+		__kd_check_failed(&site, 0, "a \"%s\" object is not a \"%s\"",
+				  __kd_class_name(obj->klass),
+				  __kd_class_name(cls));
+	return NULL;
+}
+
+KD_EXPORT struct kd_obj *kd_obj_cast(struct kd_obj *obj,
+				     const struct kd_class *cls)
+{
+	return kd_obj_cast_at(obj, cls, NULL, 0);
+}
+
 /* Enters the dispose of @cls, at @level of @p's chain. */
 static void kd_chain_call(struct kd_obj_priv *p, const struct kd_class *cls,
 			  unsigned int level)
@@ -269,6 +397,39 @@ static void kd_chain_call(struct kd_obj_priv *p, const struct kd_class *cls,
 		cls->dispose(kd_priv_obj(p), p->chain.disposing);
 	else
 		kd_chain_dispose(cls, kd_priv_obj(p), p->chain.disposing);
+}
+
+/* Records the first misbehaviour of a chain, for kd_chain_report(). */
+static void kd_chain_fault(struct kd_obj_priv *p, const struct kd_class *cls,
+			   const char *fault)
+{
+	if (!p->chain.bad) {
+		p->chain.culprit = cls;
+		p->chain.fault = fault;
+	}
+	p->chain.bad = true;
+}
+
+/*
+ * KDISPOSE_DEBUG=chain: the -EPROTO of a chain, which on the finalizer path
+ * and in KD_AUTO's cleanup reaches nobody.
+ */
+static void kd_chain_report(struct kd_obj_priv *p)
+{
+	char site[160];
+
+	if (!__kd_debug_on(KD_DEBUG_CHAIN))
+		return;
+	__kd_obj_site(p, site, sizeof(site));
+	__kd_debug(
+		KD_DEBUG_CHAIN,
+		"-EPROTO: class \"%s\" %s in dispose(obj, %s) of a \"%s\" object created at %s%s; the library ran the rest of the chain",
+		__kd_class_name(p->chain.culprit), p->chain.fault,
+		p->chain.disposing ? "true" : "false",
+		__kd_class_name(kd_priv_obj(p)->klass), site,
+		p->chain.disposing ?
+			"" :
+			" (finalized by kd_ctx_close(), which cannot return it)");
 }
 
 KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
@@ -282,13 +443,24 @@ KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
 	    !pthread_equal(p->chain.thread, pthread_self()))
 		return;
 	level = kd_class_level(p, cls);
-	if (level <= 0 || !(p->chain.ran & (1U << level)) ||
-	    (p->chain.ran & (1U << (level - 1)))) {
-		p->chain.bad = true;
+	if (level <= 0) {
+		kd_chain_fault(
+			p, cls,
+			"chained up with a class not in the object's chain");
+		return;
+	}
+	if (!(p->chain.ran & (1U << level))) {
+		kd_chain_fault(
+			p, cls,
+			"was passed to kd_chain_dispose() while its dispose was not running");
+		return;
+	}
+	if (p->chain.ran & (1U << (level - 1))) {
+		kd_chain_fault(p, cls, "chained up twice");
 		return;
 	}
 	if (disposing != p->chain.disposing)
-		p->chain.bad = true;
+		kd_chain_fault(p, cls, "changed disposing when chaining up");
 	kd_chain_call(p, kd_class_parent(cls), level - 1);
 }
 
@@ -313,11 +485,15 @@ static int kd_chain_run(struct kd_obj_priv *p, bool disposing,
 	while (!(p->chain.ran & 1)) {
 		/* The lowest level entered did not chain up: finish for it. */
 		lowest = __builtin_ctz(p->chain.ran);
-		p->chain.bad = true;
+		kd_chain_fault(p, kd_class_at(p, lowest),
+			       "did not chain up to its parent");
 		kd_chain_call(p, kd_class_at(p, lowest - 1), lowest - 1);
 	}
 	*kernel = p->chain.kernel;
-	return p->chain.bad ? -EPROTO : 0;
+	if (!p->chain.bad)
+		return 0;
+	kd_chain_report(p);
+	return -EPROTO;
 }
 
 /*
@@ -409,6 +585,55 @@ int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
 	return ret ? ret : 1;
 }
 
+/*
+ * An init hook failed: free @p, never published, without running its
+ * chain. What the hook created with @p as owner is whole: dispose it. The
+ * hook may have stored references to @p in those children, so the memory
+ * goes with the last reference, not here.
+ */
+static void kd_obj_abort(struct kd_obj_priv *p)
+{
+	atomic_store(&p->state, KD_DISPOSING);
+	kd_obj_cascade(p);
+	if (p->kind)
+		__kd_kobj_release(p);
+	atomic_store(&p->state, KD_DISPOSED);
+	__kd_obj_put(p); /* the finalizer list's, never used */
+	__kd_obj_put(p); /* the caller's, never handed out */
+}
+
+/*
+ * The end of every constructor: runs @init (if not NULL) on @p, then
+ * publishes it. Return: 0, or -errno with @p gone: @init's error (see
+ * kd_obj_new_full()), or -EIDRM when publishing fails, in which case an
+ * object the hook completed is disposed whole, and one without hook is
+ * freed (its kernel object disposed) as it was never seen.
+ */
+int __kd_obj_init_publish(struct kd_obj_priv *p, kd_init_fn *init, void *arg)
+{
+	int ret;
+
+	if (init) {
+		ret = init(kd_priv_obj(p), arg);
+		if (ret < 0) {
+			kd_obj_abort(p);
+			return ret;
+		}
+	}
+	ret = __kd_obj_publish(p);
+	if (!ret)
+		return 0;
+	if (init) {
+		__kd_obj_dispose(p, NULL);
+		__kd_obj_put(p);
+	} else {
+		if (p->kind)
+			__kd_kobj_release(p);
+		__kd_obj_destroy(p);
+	}
+	return ret;
+}
+
 KD_EXPORT int kd_dispose(struct kd_obj *obj)
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
@@ -480,6 +705,15 @@ KD_EXPORT int kd_dispose_many(struct kd_ctx *ctx, struct kd_obj *const *objs,
 	for (i = 0; i < n; i++) {
 		p = __kd_obj_priv(objs[i]);
 		if (!p || p->ctx != ctx) {
+			static const struct kd_site site = {
+				.fn = "kd_dispose_many",
+			};
+
+			__kd_check_failed(
+				&site, -EINVAL,
+				p ? "objs[%u] belongs to another context" :
+				    "objs[%u] is not a libkdispose object",
+				i);
 			res[i] = -EINVAL;
 			continue;
 		}
@@ -498,6 +732,32 @@ KD_EXPORT int kd_dispose_many(struct kd_ctx *ctx, struct kd_obj *const *objs,
 	if (res != results)
 		free(res);
 	return count;
+}
+
+/*
+ * KDISPOSE_DEBUG=leaks: @p reached the finalizer path. The kernel's leak
+ * report (the module's leak_report parameter) names kernel objects only,
+ * by a 15-byte label; this names every library object by its full call
+ * site.
+ */
+static void kd_leak_report(struct kd_obj_priv *p)
+{
+	char site[160];
+
+	if (!__kd_debug_on(KD_DEBUG_LEAKS))
+		return;
+	__kd_obj_site(p, site, sizeof(site));
+	if (p->kind)
+		__kd_debug(
+			KD_DEBUG_LEAKS,
+			"a \"%s\" object created at %s (kernel handle %#llx) was never disposed: kd_ctx_close() finalizes it",
+			__kd_class_name(kd_priv_obj(p)->klass), site,
+			(unsigned long long)p->handle.value);
+	else
+		__kd_debug(
+			KD_DEBUG_LEAKS,
+			"a \"%s\" object created at %s (no kernel object) was never disposed: kd_ctx_close() finalizes it",
+			__kd_class_name(kd_priv_obj(p)->klass), site);
 }
 
 /*
@@ -530,6 +790,7 @@ int __kd_ctx_finalize(struct kd_ctx *ctx)
 	while (!kd_list_empty(&claimed)) {
 		p = kd_container_of(claimed.next, struct kd_obj_priv, ctx_link);
 		kd_list_del(&p->ctx_link);
+		kd_leak_report(p);
 		kd_chain_run(p, false, KD_MODE_FINALIZE, &kernel);
 		atomic_store(&p->state, KD_FINALIZED);
 		__kd_obj_put(p);

@@ -7,10 +7,17 @@
  * kd_ctx_close() checked against the module counters, safe-handle
  * deferral, use after dispose, KD_AUTO/KD_TAKE, cascade), every kind's
  * wrappers, and batch and io_uring dispose with the ioctl fallback.
+ *
+ * Then the API of version 1.1: the KDISPOSE_DEBUG reports (captured from
+ * stderr), call sites passed through a factory of the caller's (read back
+ * with the kernel's query), kd_prep_dispose() in linked SQEs, init hooks
+ * that fail halfway, checked casts, KD_AUTO_UNREF, the version checks,
+ * and what kd_ctx_close() counts and kd_ctx_fd() polls.
  */
 #include "kdispose_test.h"
 
 #include <liburing.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -1398,6 +1405,850 @@ TEST_F(leak, report_names_call_site)
 		       needle);
 	EXPECT_EQ(0, kd_obj_unref(mem));
 	EXPECT_EQ(0, close(kmsg));
+}
+
+/*
+ * KDISPOSE_DEBUG reports go to stderr: a test points fd 2 at a memfd while
+ * the library runs, then reads it back. The variable is read once per
+ * process, at the first report the library considers, so these tests are
+ * TEST()s (a fresh child of the harness, which never called the library)
+ * that set it before their first library call. Nothing may ASSERT while
+ * fd 2 is redirected: the harness logs to stderr.
+ */
+struct capture {
+	int fd;		/* the memfd */
+	int saved;	/* the test's own stderr */
+};
+
+static int capture_start(struct capture *c, const char *debug)
+{
+	if (debug && setenv("KDISPOSE_DEBUG", debug, 1))
+		return -errno;
+	if (!debug)
+		unsetenv("KDISPOSE_DEBUG");
+	c->fd = memfd_create("kd-stderr", MFD_CLOEXEC);
+	if (c->fd < 0)
+		return -errno;
+	fflush(stderr);
+	c->saved = dup(STDERR_FILENO);
+	if (c->saved < 0 || dup2(c->fd, STDERR_FILENO) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Restores stderr. Return: what was written meanwhile (free it), or NULL. */
+static char *capture_end(struct capture *c)
+{
+	off_t len;
+	char *buf;
+
+	fflush(stderr);
+	dup2(c->saved, STDERR_FILENO);
+	close(c->saved);
+	len = lseek(c->fd, 0, SEEK_END);
+	buf = len >= 0 ? calloc(1, len + 1) : NULL;
+	if (buf && pread(c->fd, buf, len, 0) != len) {
+		free(buf);
+		buf = NULL;
+	}
+	close(c->fd);
+	return buf;
+}
+
+/* Return: how many lines of @text contain every one of @needles. */
+static int lines_with(const char *text, const char *const *needles,
+		      unsigned int n)
+{
+	const char *line = text, *end;
+	char buf[1024];
+	int count = 0;
+	unsigned int i;
+	size_t len;
+
+	for (; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		len = end ? (size_t)(end - line) : strlen(line);
+		if (len >= sizeof(buf))
+			len = sizeof(buf) - 1;
+		memcpy(buf, line, len);
+		buf[len] = 0;
+		for (i = 0; i < n && strstr(buf, needles[i]); i++)
+			;
+		count += i == n;
+	}
+	return count;
+}
+
+#define LINES_WITH(text, ...)                                           \
+	lines_with(text, (const char *const[]){ __VA_ARGS__ },         \
+		   sizeof((const char *const[]){ __VA_ARGS__ }) /       \
+			   sizeof(const char *))
+
+/* A forgotten chain-up dropped by KD_AUTO's cleanup is reported. */
+TEST(debug_chain_report_through_kd_auto)
+{
+	struct call_log log = { 0 };
+	char site[64], *out;
+	struct capture cap;
+	struct kd_ctx *ctx;
+	int err = 0;
+
+	ASSERT_EQ(0, capture_start(&cap, "chain"));
+	ctx = kd_ctx_open(0, &err);
+	if (ctx) {
+		KD_AUTO(struct tobj) t = tobj_new(ctx, &log, FLAW_B_FORGETS,
+						  &err);
+		(void)t;
+	}
+	out = capture_end(&cap);
+	ASSERT_NE(NULL, ctx) TH_LOG("kd_ctx_open: %s", strerror(-err));
+	ASSERT_NE(NULL, out);
+	/* The chain ran to its end all the same. */
+	EXPECT_EQ(3, log.n);
+	EXPECT_EQ(0, kd_ctx_close(ctx));
+	/* tobj_new() is a factory without call site: its own line shows. */
+	snprintf(site, sizeof(site), "created at %s:", __FILE__);
+	EXPECT_EQ(1, LINES_WITH(out, "libkdispose[", "]: chain: -EPROTO:",
+				"class \"test_b\" did not chain up to its parent",
+				"dispose(obj, true)", "\"test_c\" object", site))
+		TH_LOG("stderr was: %s", out);
+	free(out);
+}
+
+/* On the finalizer path, where kd_ctx_close() cannot return it. */
+TEST(debug_chain_report_on_finalizer_path)
+{
+	struct call_log log = { 0 };
+	struct capture cap;
+	struct kd_ctx *ctx;
+	struct tobj *t = NULL;
+	int err = 0, n = -1;
+	char *out;
+
+	ASSERT_EQ(0, capture_start(&cap, "chain"));
+	ctx = kd_ctx_open(0, &err);
+	if (ctx) {
+		t = tobj_new(ctx, &log, FLAW_B_FORGETS, &err);
+		n = kd_ctx_close(ctx);
+	}
+	out = capture_end(&cap);
+	ASSERT_NE(NULL, t) TH_LOG("%s", strerror(-err));
+	ASSERT_NE(NULL, out);
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(1, LINES_WITH(out, "chain: -EPROTO: class \"test_b\"",
+				"dispose(obj, false)",
+				"finalized by kd_ctx_close()"))
+		TH_LOG("stderr was: %s", out);
+	EXPECT_EQ(0, kd_obj_unref(&t->obj));
+	free(out);
+}
+
+/*
+ * Every object the finalizer path reaches is reported with the line that
+ * created it, library-only ones too; disposed ones are not.
+ */
+TEST(debug_leaks_report_names_call_sites)
+{
+	struct kd_obj *node = NULL, *tok = NULL, *done = NULL;
+	unsigned int node_line = 0, tok_line = 0;
+	char node_site[64], tok_site[64];
+	struct capture cap;
+	struct kd_ctx *ctx;
+	int err = 0, n = -1;
+	char *out;
+
+	ASSERT_EQ(0, capture_start(&cap, "leaks, checks"));
+	ctx = kd_ctx_open(0, &err);
+	if (ctx) {
+		node_line = __LINE__ + 1;
+		node = kd_obj_new(ctx, &node_class, NULL, &err);
+		tok_line = __LINE__ + 1;
+		tok = kd_token_new(ctx, NULL, NULL, 1, &err);
+		done = kd_token_new(ctx, NULL, NULL, 2, &err);
+		kd_dispose(done);
+		n = kd_ctx_close(ctx);
+	}
+	out = capture_end(&cap);
+	ASSERT_NE(NULL, ctx) TH_LOG("kd_ctx_open: %s", strerror(-err));
+	ASSERT_TRUE(node && tok && done);
+	ASSERT_NE(NULL, out);
+	EXPECT_EQ(2, n);
+	snprintf(node_site, sizeof(node_site), "created at %s:%u (no kernel object)",
+		 __FILE__, node_line);
+	snprintf(tok_site, sizeof(tok_site), "created at %s:%u (kernel handle",
+		 __FILE__, tok_line);
+	EXPECT_EQ(1, LINES_WITH(out, "]: leaks: a \"test_node\" object",
+				node_site, "was never disposed"))
+		TH_LOG("stderr was: %s", out);
+	EXPECT_EQ(1, LINES_WITH(out, "]: leaks: a \"kd_token\" object",
+				tok_site))
+		TH_LOG("stderr was: %s", out);
+	EXPECT_EQ(2, LINES_WITH(out, "leaks:"));
+	kd_obj_unref(node);
+	kd_obj_unref(tok);
+	kd_obj_unref(done);
+	free(out);
+}
+
+/* Three different mistakes, one -EINVAL each: the report says which. */
+TEST(debug_checks_say_which_einval)
+{
+	static const struct kd_class orphan = {
+		.name = "orphan",	/* no parent: derives kd_object only */
+		.size = sizeof(struct kd_obj),
+	};
+	struct kd_obj *obj[4] = { NULL };
+	int err[4] = { 0 };
+	unsigned int line[4];
+	char site[4][64];
+	struct capture cap;
+	struct kd_ctx *ctx;
+	int open_err = 0;
+	int i;
+	char *out;
+
+	ASSERT_EQ(0, capture_start(&cap, "checks"));
+	ctx = kd_ctx_open(0, &open_err);
+	if (ctx) {
+		line[0] = __LINE__ + 1;
+		obj[0] = kd_obj_new(ctx, &kd_token_class, NULL, &err[0]);
+		line[1] = __LINE__ + 1;
+		obj[1] = kd_memory_new(ctx, &orphan, NULL, 4096, &err[1]);
+		line[2] = __LINE__ + 1;
+		obj[2] = kd_memory_new(ctx, NULL, NULL, 0, &err[2]);
+		obj[3] = kd_token_new(ctx, NULL, NULL, 1, &err[3]);
+		line[3] = __LINE__ + 1;
+		if (kd_obj_cast(obj[3], &test_a_class))
+			err[3] = -EEXIST;
+	}
+	out = capture_end(&cap);
+	ASSERT_NE(NULL, ctx) TH_LOG("kd_ctx_open: %s", strerror(-open_err));
+	ASSERT_NE(NULL, out);
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(NULL, obj[i]);
+		EXPECT_EQ(-EINVAL, err[i]);
+		snprintf(site[i], sizeof(site[i]), "at %s:%u: -EINVAL:",
+			 __FILE__, line[i]);
+	}
+	EXPECT_EQ(1, LINES_WITH(out, "checks: kd_obj_new()", site[0],
+				"class \"kd_token\" derives from a kernel kind"))
+		TH_LOG("stderr was: %s", out);
+	EXPECT_EQ(1, LINES_WITH(out, "checks: kd_memory_new()", site[1],
+				"class \"orphan\" does not derive from \"kd_memory\"",
+				"its parent is NULL"))
+		TH_LOG("stderr was: %s", out);
+	EXPECT_EQ(1, LINES_WITH(out, "checks: kd_memory_new()", site[2],
+				"size 0"))
+		TH_LOG("stderr was: %s", out);
+	snprintf(site[3], sizeof(site[3]), "at %s:%u: NULL:", __FILE__,
+		 line[3]);
+	EXPECT_EQ(0, err[3]);
+	EXPECT_EQ(1, LINES_WITH(out, "checks: kd_obj_cast()", site[3],
+				"a \"kd_token\" object is not a \"test_a\""))
+		TH_LOG("stderr was: %s", out);
+	EXPECT_EQ(1, kd_ctx_close(ctx));
+	kd_obj_unref(obj[3]);
+	free(out);
+}
+
+/* Without KDISPOSE_DEBUG the library writes nothing, whatever happens. */
+TEST(debug_off_by_default)
+{
+	struct call_log log = { 0 };
+	struct kd_obj *bad = NULL;
+	struct capture cap;
+	struct kd_ctx *ctx;
+	int err = 0;
+	char *out;
+
+	ASSERT_EQ(0, capture_start(&cap, NULL));
+	ctx = kd_ctx_open(0, &err);
+	if (ctx) {
+		bad = kd_obj_new(ctx, &kd_token_class, NULL, &err);
+		tobj_new(ctx, &log, FLAW_B_FORGETS, &err);
+		kd_obj_new(ctx, &node_class, NULL, &err);
+		kd_ctx_close(ctx);
+	}
+	out = capture_end(&cap);
+	ASSERT_NE(NULL, ctx);
+	ASSERT_NE(NULL, out);
+	EXPECT_EQ(NULL, bad);
+	EXPECT_EQ(3, log.n);
+	EXPECT_STREQ("", out);
+	free(out);
+}
+
+/*
+ * A factory of the caller's, written as kdispose.h says: a macro passing
+ * __FILE__ and __LINE__ to an _at function, which hands them on.
+ */
+struct session {
+	struct kd_obj obj;
+	struct kd_obj *buf;	/* a member, labelled with the same site */
+};
+
+static const struct kd_class session_class = {
+	.name = "test_session",
+	.size = sizeof(struct session),
+	.parent = &kd_token_class,
+};
+
+#define session_new(ctx, id, err) \
+	session_new_at(ctx, id, __FILE__, __LINE__, err)
+
+static struct session *session_new_at(struct kd_ctx *ctx, uint64_t id,
+				      const char *file, unsigned int line,
+				      int *err)
+{
+	struct session *s;
+
+	s = (struct session *)kd_token_new_at(ctx, &session_class, NULL, id,
+					      file, line, err);
+	if (!s)
+		return NULL;
+	s->buf = kd_memory_new_at(ctx, NULL, &s->obj, 4096, file, line, err);
+	if (!s->buf) {
+		kd_dispose(&s->obj);
+		kd_obj_unref(&s->obj);
+		return NULL;
+	}
+	return s;
+}
+
+TEST_F(lib, factory_passes_its_callers_call_site)
+{
+	struct kdispose_query q;
+	char want[KDISPOSE_LABEL_LEN];
+	struct session *s;
+	unsigned int line;
+	int err = 0;
+
+	line = __LINE__ + 1;
+	s = session_new(self->ctx, 7, &err);
+	ASSERT_NE(NULL, s) TH_LOG("session_new: %s", strerror(-err));
+	snprintf(want, sizeof(want), "lib_test.c:%u", line);
+	ASSERT_EQ(0, kd_obj_query(&s->obj, &q));
+	EXPECT_STREQ(want, q.label);
+	ASSERT_EQ(0, kd_raw_query(self->ctx, handle_of(s->buf), &q));
+	EXPECT_STREQ(want, q.label);
+	EXPECT_EQ(handle_of(&s->obj), q.parent);
+	EXPECT_EQ(1, kd_dispose(&s->obj));
+	EXPECT_EQ(1, kd_obj_is_disposed(s->buf));
+	kd_obj_unref(s->buf);
+	kd_obj_unref(&s->obj);
+}
+
+/*
+ * kd_prep_dispose() leaves the SQE to the caller: flags and user_data are
+ * set after it, and the disposes of a link chain complete in order.
+ */
+TEST_F(lib, prep_dispose_in_linked_sqes)
+{
+	struct kd_t_counters before, after;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	struct kdispose_query q;
+	struct kd_obj *tok[2];
+	int ret[3], i, err;
+
+	if (!(kd_ctx_features(self->ctx) & KD_FEATURE_URING))
+		SKIP(return, "the kernel has no io_uring DISPOSE command");
+	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
+	for (i = 0; i < 2; i++) {
+		tok[i] = kd_token_new(self->ctx, NULL, NULL, i, &err);
+		ASSERT_NE(NULL, tok[i]);
+	}
+	KD_T_ASSERT_COUNTERS(before);
+	for (i = 0; i < 3; i++) {
+		sqe = io_uring_get_sqe(&ring);
+		ASSERT_NE(NULL, sqe);
+		if (i < 2) {
+			ret[i] = kd_prep_dispose(sqe, tok[i]);
+			EXPECT_EQ(KD_DISPOSE_QUEUED, ret[i]);
+			EXPECT_EQ(IORING_OP_URING_CMD, sqe->opcode);
+			/* Claimed at once: a second dispose has nothing to do. */
+			EXPECT_EQ(0, kd_dispose(tok[i]));
+		} else {
+			io_uring_prep_nop(sqe);
+		}
+		io_uring_sqe_set_data64(sqe, 100 + i);
+		if (i < 2)
+			io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+	}
+	ASSERT_EQ(3, io_uring_submit(&ring));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, wait_cqe(&ring, &cqe));
+		/* A link chain completes in order. */
+		EXPECT_EQ(100 + i, cqe->user_data);
+		EXPECT_EQ(i < 2 ? 1 : 0, kd_dispose_async_result(cqe));
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	KD_T_ASSERT_COUNTERS(after);
+	KD_T_EXPECT_DELTA(&before, &after, KDISPOSE_TYPE_TOKEN, .disposed = 2,
+			  .live = -2, .released = 2);
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(-EIDRM, kd_raw_query(self->ctx, handle_of(tok[i]), &q));
+		kd_obj_unref(tok[i]);
+	}
+	io_uring_queue_exit(&ring);
+}
+
+/*
+ * A failed request cancels the dispose linked after it: the library object
+ * is disposed, the kernel object stays until disposed by hand.
+ */
+TEST_F(lib, prep_dispose_cancelled_by_its_link)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	struct kdispose_query q;
+	struct kd_obj *tok;
+	int res[2] = { 1, 1 }, i, err;
+
+	if (!(kd_ctx_features(self->ctx) & KD_FEATURE_URING))
+		SKIP(return, "the kernel has no io_uring DISPOSE command");
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	tok = kd_token_new(self->ctx, NULL, NULL, 5, &err);
+	ASSERT_NE(NULL, tok);
+
+	sqe = io_uring_get_sqe(&ring);
+	/* Handle 0 is never issued: this command fails with -ENOENT. */
+	ASSERT_EQ(KD_DISPOSE_QUEUED, kd_prep_raw_dispose(sqe, self->ctx, 0));
+	io_uring_sqe_set_data64(sqe, 0);
+	io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_EQ(KD_DISPOSE_QUEUED, kd_prep_dispose(sqe, tok));
+	io_uring_sqe_set_data64(sqe, 1);
+	ASSERT_EQ(2, io_uring_submit(&ring));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, wait_cqe(&ring, &cqe));
+		ASSERT_GT(2, cqe->user_data);
+		res[cqe->user_data] = kd_dispose_async_result(cqe);
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	EXPECT_EQ(-ENOENT, res[0]);
+	EXPECT_EQ(-ECANCELED, res[1]);
+	EXPECT_EQ(1, kd_obj_is_disposed(tok));
+	EXPECT_EQ(0, kd_raw_query(self->ctx, handle_of(tok), &q));
+	EXPECT_EQ(1, kd_raw_dispose(self->ctx, handle_of(tok)));
+	kd_obj_unref(tok);
+	io_uring_queue_exit(&ring);
+}
+
+/* A result known at once is returned, and the SQE becomes a NOP. */
+TEST_F(lib, prep_dispose_known_results)
+{
+	struct call_log log = { 0 };
+	struct io_uring_sqe sqe;
+	struct kd_obj *done, *node;
+	struct tobj *bad;
+	int err;
+
+	done = kd_token_new(self->ctx, NULL, NULL, 0, &err);
+	node = kd_obj_new(self->ctx, &node_class, NULL, &err);
+	bad = tobj_new(self->ctx, &log, FLAW_B_FORGETS, &err);
+	ASSERT_TRUE(done && node && bad);
+	ASSERT_EQ(1, kd_dispose(done));
+
+	memset(&sqe, 0xff, sizeof(sqe));
+	EXPECT_EQ(0, kd_prep_dispose(&sqe, done));
+	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
+	EXPECT_EQ(0, sqe.flags);
+	memset(&sqe, 0xff, sizeof(sqe));
+	EXPECT_EQ(1, kd_prep_dispose(&sqe, node));
+	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
+	memset(&sqe, 0xff, sizeof(sqe));
+	EXPECT_EQ(-EPROTO, kd_prep_dispose(&sqe, &bad->obj));
+	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
+	EXPECT_EQ(3, log.n);
+	memset(&sqe, 0xff, sizeof(sqe));
+	EXPECT_EQ(-EINVAL, kd_prep_dispose(&sqe, NULL));
+	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
+	EXPECT_EQ(-EINVAL, kd_prep_dispose(NULL, node));
+	kd_obj_unref(done);
+	kd_obj_unref(node);
+	kd_obj_unref(&bad->obj);
+}
+
+/* Without the io_uring command the ioctl disposes, the SQE is a NOP. */
+TEST(prep_dispose_fallback_to_ioctl)
+{
+	struct io_uring_sqe sqe;
+	struct kdispose_query q;
+	struct kd_ctx *ctx;
+	struct kd_obj *tok;
+	uint64_t raw;
+	int err = 0;
+
+	ctx = kd_ctx_open(KD_CTX_NO_URING, &err);
+	ASSERT_NE(NULL, ctx);
+	tok = kd_token_new(ctx, NULL, NULL, 0, &err);
+	ASSERT_NE(NULL, tok);
+	ASSERT_EQ(0, kd_raw_create(ctx, KDISPOSE_TYPE_TOKEN, 0, 0, NULL, &raw));
+	memset(&sqe, 0xff, sizeof(sqe));
+	EXPECT_EQ(1, kd_prep_dispose(&sqe, tok));
+	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
+	EXPECT_EQ(-EIDRM, kd_raw_query(ctx, handle_of(tok), &q));
+	memset(&sqe, 0xff, sizeof(sqe));
+	EXPECT_EQ(1, kd_prep_raw_dispose(&sqe, ctx, raw));
+	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
+	EXPECT_EQ(0, kd_prep_raw_dispose(&sqe, ctx, raw));
+	EXPECT_EQ(0, kd_ctx_close(ctx));
+	kd_obj_unref(tok);
+}
+
+/*
+ * Init hooks. The hook of struct built builds two parts and a child; told
+ * to, it fails after the first part. Its class's dispose counts its runs
+ * and checks that it never meets a half-built object.
+ */
+struct built {
+	struct kd_obj obj;
+	char *part[2];
+	struct kd_obj *child;	/* a token owned by the object */
+	uint64_t seen;		/* the token's value, read in the hook */
+};
+
+struct build_args {
+	struct kd_ctx *ctx;
+	int fail_after;		/* parts built before failing, or -1 */
+	struct kd_obj *owner;	/* disposed by the hook, if not NULL */
+	struct kd_obj *child;	/* out: the child, referenced */
+};
+
+static atomic_int built_disposes, built_half_seen;
+static const struct kd_class built_class;
+
+static int built_init(struct kd_obj *obj, void *arg)
+{
+	struct build_args *a = arg;
+	struct built *b = (struct built *)obj;
+	int i, err = 0;
+
+	/* The kernel object exists already. */
+	if (kd_token_get(obj, &b->seen))
+		return -EPROTO;
+	b->child = kd_token_new(a->ctx, NULL, obj, 1, &err);
+	if (!b->child)
+		return err;
+	a->child = kd_obj_ref(b->child);
+	for (i = 0; i < 2; i++) {
+		if (i == a->fail_after) {
+			/* Undo what this hook did; the child is the library's. */
+			while (i--)
+				free(b->part[i]);
+			kd_obj_unref(b->child);
+			return -ENOMEM;
+		}
+		b->part[i] = strdup("part");
+	}
+	if (a->owner)
+		kd_dispose(a->owner);
+	return 0;
+}
+
+static void built_dispose(struct kd_obj *obj, bool disposing)
+{
+	struct built *b = (struct built *)obj;
+
+	atomic_fetch_add(&built_disposes, 1);
+	if (!b->part[0] || !b->part[1] || !b->child)
+		atomic_fetch_add(&built_half_seen, 1);
+	free(b->part[0]);
+	free(b->part[1]);
+	kd_obj_unref(b->child);
+	kd_chain_dispose(&built_class, obj, disposing);
+}
+
+static const struct kd_class built_class = {
+	.name = "test_built",
+	.size = sizeof(struct built),
+	.parent = &kd_token_class,
+	.dispose = built_dispose,
+};
+
+TEST_F(lib, init_hook_builds_before_publish)
+{
+	struct build_args a = { .ctx = self->ctx, .fail_after = -1 };
+	struct built *b;
+	int err = 0;
+
+	atomic_store(&built_disposes, 0);
+	atomic_store(&built_half_seen, 0);
+	b = (struct built *)kd_token_new_full(self->ctx, &built_class, NULL,
+					      99, built_init, &a, __FILE__,
+					      __LINE__, &err);
+	ASSERT_NE(NULL, b) TH_LOG("%s", strerror(-err));
+	EXPECT_EQ(99, b->seen);
+	EXPECT_TRUE(b->part[0] && b->part[1]);
+	EXPECT_EQ(1, kd_dispose(&b->obj));
+	EXPECT_EQ(1, atomic_load(&built_disposes));
+	EXPECT_EQ(0, atomic_load(&built_half_seen));
+	EXPECT_EQ(1, kd_obj_is_disposed(a.child));
+	kd_obj_unref(a.child);
+	kd_obj_unref(&b->obj);
+}
+
+TEST_F(lib, init_hook_failing_halfway)
+{
+	struct build_args a = { .ctx = self->ctx, .fail_after = 1 };
+	struct kd_t_counters before, after;
+	struct kdispose_query q;
+	struct kd_obj *obj;
+	int err = 0;
+
+	atomic_store(&built_disposes, 0);
+	atomic_store(&built_half_seen, 0);
+	KD_T_ASSERT_COUNTERS(before);
+	obj = kd_token_new_full(self->ctx, &built_class, NULL, 1, built_init,
+				&a, __FILE__, __LINE__, &err);
+	EXPECT_EQ(NULL, obj);
+	EXPECT_EQ(-ENOMEM, err);
+	/* No dispose ran on the half-built object... */
+	EXPECT_EQ(0, atomic_load(&built_disposes));
+	/* ...but its kernel object and the whole child are disposed. */
+	ASSERT_NE(NULL, a.child);
+	EXPECT_EQ(1, kd_obj_is_disposed(a.child));
+	EXPECT_EQ(-EIDRM, kd_raw_query(self->ctx, handle_of(a.child), &q));
+	KD_T_ASSERT_COUNTERS(after);
+	KD_T_EXPECT_DELTA(&before, &after, KDISPOSE_TYPE_TOKEN, .created = 2,
+			  .disposed = 2, .released = 2);
+	kd_obj_unref(a.child);
+	/* Nothing of it is left for the finalizer path. */
+	EXPECT_EQ(0, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+}
+
+/* Built, but its owner went meanwhile: disposed whole, with -EIDRM. */
+TEST_F(lib, init_hook_owner_disposed_meanwhile)
+{
+	struct build_args a = { .ctx = self->ctx, .fail_after = -1 };
+	struct kd_obj *owner, *obj;
+	int err = 0;
+
+	atomic_store(&built_disposes, 0);
+	atomic_store(&built_half_seen, 0);
+	owner = kd_obj_new(self->ctx, &node_class, NULL, &err);
+	ASSERT_NE(NULL, owner);
+	a.owner = owner;
+	obj = kd_token_new_full(self->ctx, &built_class, owner, 1, built_init,
+				&a, __FILE__, __LINE__, &err);
+	EXPECT_EQ(NULL, obj);
+	EXPECT_EQ(-EIDRM, err);
+	EXPECT_EQ(1, atomic_load(&built_disposes));
+	EXPECT_EQ(0, atomic_load(&built_half_seen));
+	EXPECT_EQ(1, kd_obj_is_disposed(a.child));
+	kd_obj_unref(a.child);
+	kd_obj_unref(owner);
+	EXPECT_EQ(0, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+}
+
+/* The same for an object without kernel object: kd_obj_new_full(). */
+struct owned {
+	struct kd_obj obj;
+	struct node *child;	/* a node owned by the object */
+};
+
+struct owned_args {
+	struct kd_ctx *ctx;
+	struct order *order;	/* where the child records its dispose */
+};
+
+static atomic_int owned_disposes;
+static const struct kd_class owned_class;
+
+static int owned_init(struct kd_obj *obj, void *arg)
+{
+	struct owned *o = (struct owned *)obj;
+	struct owned_args *a = arg;
+	int err = 0;
+
+	o->child = (struct node *)kd_obj_new(a->ctx, &node_class, obj, &err);
+	if (!o->child)
+		return err;
+	o->child->order = a->order;
+	o->child->id = 1;
+	/* The child is whole, and the library's to dispose: drop ours. */
+	kd_obj_unref(&o->child->obj);
+	return -ENOSPC;
+}
+
+static void owned_dispose(struct kd_obj *obj, bool disposing)
+{
+	atomic_fetch_add(&owned_disposes, 1);
+	kd_chain_dispose(&owned_class, obj, disposing);
+}
+
+static const struct kd_class owned_class = {
+	.name = "test_owned",
+	.size = sizeof(struct owned),
+	.dispose = owned_dispose,
+};
+
+TEST_F(lib, init_hook_failing_library_object)
+{
+	struct order order = { 0 };
+	struct owned_args a = { .ctx = self->ctx, .order = &order };
+	struct kd_obj *obj;
+	int err = 0;
+
+	atomic_store(&owned_disposes, 0);
+	obj = kd_obj_new_full(self->ctx, &owned_class, NULL, owned_init, &a,
+			      __FILE__, __LINE__, &err);
+	EXPECT_EQ(NULL, obj);
+	EXPECT_EQ(-ENOSPC, err);
+	EXPECT_EQ(0, atomic_load(&owned_disposes));
+	/* The child the hook made was disposed as a whole object. */
+	ASSERT_EQ(1, order.n);
+	EXPECT_EQ(1, order.id[0]);
+	/* A NULL hook is kd_obj_new_at(). */
+	obj = kd_obj_new_full(self->ctx, &node_class, NULL, NULL, NULL,
+			      __FILE__, __LINE__, &err);
+	ASSERT_NE(NULL, obj);
+	EXPECT_EQ(1, kd_dispose(obj));
+	kd_obj_unref(obj);
+	EXPECT_EQ(0, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+}
+
+/* Checked downcasts. */
+TEST_F(lib, checked_cast)
+{
+	struct call_log log = { 0 };
+	struct kd_obj *mem, *node;
+	unsigned char *junk;
+	struct tobj *t;
+	int err;
+
+	t = tobj_new(self->ctx, &log, FLAW_NONE, &err);
+	mem = kd_memory_new(self->ctx, NULL, NULL, 4096, &err);
+	node = kd_obj_new(self->ctx, &node_class, NULL, &err);
+	junk = calloc(1, 4096);
+	ASSERT_TRUE(t && mem && node && junk);
+
+	EXPECT_TRUE(kd_obj_is_a(&t->obj, &test_c_class));
+	EXPECT_TRUE(kd_obj_is_a(&t->obj, &test_a_class));
+	EXPECT_TRUE(kd_obj_is_a(&t->obj, &kd_token_class));
+	EXPECT_TRUE(kd_obj_is_a(&t->obj, &kd_object_class));
+	EXPECT_FALSE(kd_obj_is_a(&t->obj, &kd_memory_class));
+	EXPECT_FALSE(kd_obj_is_a(mem, &test_a_class));
+	EXPECT_FALSE(kd_obj_is_a(node, &kd_token_class));
+	EXPECT_TRUE(kd_obj_is_a(node, &node_class));
+	EXPECT_FALSE(kd_obj_is_a(NULL, &kd_object_class));
+	EXPECT_FALSE(kd_obj_is_a(&t->obj, NULL));
+	/* Not an object at all: zeroed memory has no magic. */
+	EXPECT_FALSE(kd_obj_is_a((struct kd_obj *)(junk + 2048),
+				 &kd_object_class));
+
+	EXPECT_EQ(t, KD_OBJ_CAST(&t->obj, &test_b_class, struct tobj));
+	EXPECT_EQ(NULL, KD_OBJ_CAST(mem, &test_b_class, struct tobj));
+	EXPECT_EQ(NULL, kd_obj_cast(node, &kd_memory_class));
+	EXPECT_EQ(NULL, kd_obj_cast(NULL, &kd_memory_class));
+	EXPECT_EQ(NULL, kd_obj_cast((struct kd_obj *)(junk + 2048),
+				    &kd_object_class));
+	/* A disposed object keeps its class. */
+	EXPECT_EQ(1, kd_dispose(mem));
+	EXPECT_EQ(mem, kd_obj_cast(mem, &kd_memory_class));
+
+	free(junk);
+	EXPECT_EQ(1, kd_dispose(&t->obj));
+	kd_obj_unref(&t->obj);
+	kd_obj_unref(mem);
+	kd_obj_unref(node);
+}
+
+/* KD_AUTO_UNREF drops the reference and disposes nothing. */
+TEST_F(lib, auto_unref_does_not_dispose)
+{
+	struct kdispose_query q;
+	struct kd_obj *tok;
+	uint64_t h;
+	int err;
+
+	tok = kd_token_new(self->ctx, NULL, NULL, 8, &err);
+	ASSERT_NE(NULL, tok);
+	h = handle_of(tok);
+	{
+		KD_AUTO_UNREF(struct kd_obj) ref = kd_obj_ref(tok);
+
+		EXPECT_EQ(tok, ref);
+	}
+	EXPECT_EQ(0, kd_obj_is_disposed(tok));
+	{
+		/* The caller's own reference: the context still holds one. */
+		KD_AUTO_UNREF(struct kd_obj) last = tok;
+
+		EXPECT_EQ(0, kd_raw_query(self->ctx, h, &q));
+	}
+	EXPECT_EQ(0, kd_raw_query(self->ctx, h, &q));
+	EXPECT_EQ(1, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+}
+
+TEST(version_macros_and_check)
+{
+	EXPECT_EQ(KD_VERSION_MAJOR, kd_version_major());
+	EXPECT_EQ(KD_VERSION_MINOR, kd_version_minor());
+	EXPECT_TRUE(KD_CHECK_VERSION(1, 0));
+	EXPECT_TRUE(KD_CHECK_VERSION(1, 1));
+	EXPECT_TRUE(KD_CHECK_VERSION(0, 99));
+	EXPECT_FALSE(KD_CHECK_VERSION(1, 2));
+	EXPECT_FALSE(KD_CHECK_VERSION(2, 0));
+#if !KD_CHECK_VERSION(1, 1)
+	EXPECT_TRUE(0) TH_LOG("KD_CHECK_VERSION is not a constant 1 in #if");
+#endif
+	EXPECT_TRUE(kd_check_version(1, 1));
+	EXPECT_TRUE(kd_check_version(KD_VERSION_MAJOR, 0));
+	EXPECT_FALSE(kd_check_version(KD_VERSION_MAJOR, KD_VERSION_MINOR + 1));
+	EXPECT_FALSE(kd_check_version(KD_VERSION_MAJOR + 1, 0));
+}
+
+/*
+ * kd_ctx_close()'s count is of library objects: kd_obj_new()'s count, raw
+ * handles do not; the kernel's finalized counter the other way round.
+ */
+TEST_F(lib, ctx_close_counts_library_objects)
+{
+	struct kd_t_counters before, after;
+	uint64_t raw;
+	int i, err;
+
+	KD_T_ASSERT_COUNTERS(before);
+	for (i = 0; i < 2; i++)
+		ASSERT_NE(NULL, kd_token_new(self->ctx, NULL, NULL, i, &err));
+	for (i = 0; i < 3; i++)
+		ASSERT_NE(NULL, kd_obj_new(self->ctx, &node_class, NULL, &err));
+	ASSERT_EQ(0, kd_raw_create(self->ctx, KDISPOSE_TYPE_TOKEN, 0, 0, NULL,
+				   &raw));
+	EXPECT_EQ(5, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+	KD_T_ASSERT_COUNTERS(after);
+	KD_T_EXPECT_DELTA(&before, &after, KDISPOSE_TYPE_TOKEN, .created = 3,
+			  .finalized = 3, .released = 3);
+}
+
+/* The device has no poll method: readable and writable, always. */
+TEST_F(lib, ctx_fd_poll_tells_nothing)
+{
+	struct pollfd pfd = { .events = POLLIN | POLLOUT };
+	struct kd_obj *ev;
+	int err;
+
+	pfd.fd = kd_ctx_fd(self->ctx);
+	ASSERT_LE(0, pfd.fd);
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents & (POLLIN | POLLOUT));
+	/* Whatever its objects do. */
+	ev = kd_event_new(self->ctx, NULL, NULL, 0, &err);
+	ASSERT_NE(NULL, ev);
+	pfd.revents = 0;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents & (POLLIN | POLLOUT));
+	EXPECT_EQ(1, kd_dispose(ev));
+	kd_obj_unref(ev);
 }
 
 TEST_HARNESS_MAIN

@@ -97,8 +97,7 @@ static int read_counters(struct snapshot *s)
 	return s->ncounters ? 0 : -EPROTO;
 }
 
-static void parse_fdinfo(const struct snapshot *s, struct owner *o,
-			 char *text)
+static void parse_fdinfo(const struct snapshot *s, struct owner *o, char *text)
 {
 	char *line, *save, key[64];
 	unsigned long long v;
