@@ -31,6 +31,7 @@
 #   INSMOD_ARGS="..." kdispose.ko parameters in the VM
 #   VM_ENV="K=V ..."  environment of the tests in the VM
 #   VM_TIMEOUT=SECS   wall-clock limit of one VM run
+#   VM_SMP=N          vCPUs of the bench's VM (default 2; make bench only)
 #   KVER=6.12         build in a Debian 13 chroot and boot its 6.12 kernel
 #                     (scripts/kernel-6.12); the default is Debian 12's 6.1
 
@@ -147,11 +148,14 @@ check-debug:
 		VM_TIMEOUT=$(DEBUG_VM_TIMEOUT) VM_ENV="KDISPOSE_SLOW=1 $(VM_ENV)"
 
 # Benchmarks are not tests: ratios measured side by side in one VM run
-# (Documentation/benchmarks.md). make check runs them once, tiny, so that
-# the program cannot rot (selftests/bench_smoke.sh).
+# (tools/bench/, Documentation/benchmarks.md). make check runs them once,
+# tiny, so that the programs cannot rot (selftests/bench_smoke.sh). VM_SMP
+# gives the scaling row (9) more vCPUs on a machine with the cores for them.
+VM_SMP ?= 2
 bench: module lib
-	@scripts/bench/run --ko kdispose.ko --kernel "$(KERNEL)" \
-		--modules "$(VM_MODULES)" --timeout "$(VM_TIMEOUT)"
+	@tools/bench/run --ko kdispose.ko --kernel "$(KERNEL)" \
+		--modules "$(VM_MODULES)" --timeout "$(VM_TIMEOUT)" \
+		--smp "$(VM_SMP)"
 
 # A long run of the seeded fuzzer (the default suite runs a short one):
 # FUZZ_OPS operations, FUZZ_SEED=N replays the run that printed that seed.
@@ -183,15 +187,18 @@ clean:
 	$(if $(wildcard lib/Makefile),$(MAKE) -C lib clean)
 	$(if $(wildcard $(LINUX_SRC)),$(MAKE) -C selftests clean)
 	$(MAKE) -C examples clean
-	$(MAKE) -C scripts/bench clean
+	$(MAKE) -C tools/bench clean
+	$(MAKE) -C tools/kdispose-stat clean
 	rm -rf build
 
 # --- Installing and packaging ----------------------------------------------
 #
 #   make install         the library (lib/: headers with the UAPI header,
-#                        pkg-config file, man pages), kdispose-stat and the
-#                        udev rule; PREFIX=/usr/local DESTDIR= (prefix,
-#                        bindir, libdir, includedir, mandir, udevdir too)
+#                        pkg-config file, man pages), kdispose-stat
+#                        (tools/kdispose-stat/) and the udev rule;
+#                        PREFIX=/usr/local DESTDIR= (prefix, bindir, libdir,
+#                        includedir, mandir, udevdir too)
+#   make tools           only build tools/kdispose-stat/kdispose-stat
 #   make dkms-install    the module's source in /usr/src/kdispose-VERSION,
 #                        then dkms add and install (DKMS_KERNEL=KVER for a
 #                        kernel other than the running one)
@@ -212,28 +219,23 @@ bindir ?= $(prefix)/bin
 udevdir ?= /lib/udev
 DKMS_KERNEL ?=
 DKMS_SRC := /usr/src/kdispose-$(KDISPOSE_VERSION)
-TOOLS_CFLAGS := $(or $(CFLAGS),-O2 -g) -Wall -Wextra -Werror
 
 .PHONY: install tools tools-clean dkms-source dkms-install packages \
 	check-packages lint
 
-build/tools/kdispose-stat: lib/tools/kdispose-stat.c
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TOOLS_CFLAGS) $(LDFLAGS) -o $@ $<
-
-tools: build/tools/kdispose-stat
+# The installed tools (tools/kdispose-stat/, with its own Makefile); the
+# benchmarks of tools/bench/ are not installed: make bench runs them.
+tools:
+	$(MAKE) -C tools/kdispose-stat
 
 tools-clean:
-	rm -rf build/tools
+	$(MAKE) -C tools/kdispose-stat clean
 
 install: tools
 	$(MAKE) -C lib install
-	install -D -m 755 build/tools/kdispose-stat \
-		$(DESTDIR)$(bindir)/kdispose-stat
+	$(MAKE) -C tools/kdispose-stat install
 	install -D -m 644 scripts/udev/60-kdispose.rules \
 		$(DESTDIR)$(udevdir)/rules.d/60-kdispose.rules
-	install -D -m 644 man/man1/kdispose-stat.1 \
-		$(DESTDIR)$(prefix)/share/man/man1/kdispose-stat.1
 
 # What DKMS needs and nothing else: Kbuild, the module and the UAPI header.
 dkms-source:

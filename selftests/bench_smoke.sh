@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The benchmark program, once, with tiny sizes: not a measurement (make
-# bench is), only a check that it still builds and runs.
-exec ./kdispose_bench --smoke
+# The benchmark programs of tools/bench, once, with tiny sizes: not a
+# measurement (make bench is), only a check that they still build and run.
+./kdispose_bench --smoke || exit
+exec ./lib_bench 100

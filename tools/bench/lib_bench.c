@@ -8,7 +8,9 @@
  * Each row is the median over 5 repetitions of the time per operation,
  * and of its ratio to the raw ioctl row measured in the same repetition.
  * Rows that dispose time the dispose alone: the objects are created before
- * the timed section. Run it with kdispose.ko loaded.
+ * the timed section. Run it with kdispose.ko loaded: "tools/bench/run
+ * --lib" runs it in the VM after kdispose_bench, whose row 8 is the
+ * summary of this one; selftests/bench_smoke.sh runs it once, tiny.
  */
 #include <errno.h>
 #include <stdio.h>
