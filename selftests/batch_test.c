@@ -24,9 +24,6 @@
 
 #define BATCH_CHUNK	64
 
-/* A result the kernel never writes: shows which slots it left alone. */
-#define UNTOUCHED	((__s32)0x5a5a5a5a)
-
 /* The mixed batch: objects of the model and the PRNG's seed. */
 #define MIX_TOKENS	300
 #define MIX_GROUPS	30
@@ -42,60 +39,23 @@
 
 FIXTURE(batch)
 {
-	int fd;				/* /dev/kdispose */
-	struct kd_t_counters start;	/* module counters after setup */
+	KD_T_DEV_MEMBERS;
 	void *map;			/* fault tests: two pages, or NULL */
 	size_t map_len;
 };
 
 FIXTURE_SETUP(batch)
 {
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
+	KD_T_DEV_SETUP(self);
 }
 
 /* Closing the file finalizes what is left: every object is released. */
 FIXTURE_TEARDOWN(batch)
 {
-	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
-	struct kd_t_counters end;
-	const struct kd_t_count *e = &end.row[KD_T_ALL];
-	char why[160] = "";
-
 	if (self->map) {
 		EXPECT_EQ(0, munmap(self->map, self->map_len));
 	}
-	EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	EXPECT_EQ(s->live, e->live);
-	EXPECT_EQ(e->created - s->created, e->released - s->released);
-}
-
-/*
- * batch() - KDISPOSE_IOC_DISPOSE_BATCH with flags and pad 0. *@ndisposed
- * (may be NULL) gets the struct's ndisposed after the call, which is
- * UNTOUCHED when the kernel did not write it.
- * Return: 0 or -errno.
- */
-static int batch(int fd, const void *handles, void *results, __u32 count,
-		 __u32 *ndisposed)
-{
-	struct kdispose_dispose_batch b = {
-		.handles = (uintptr_t)handles,
-		.results = (uintptr_t)results,
-		.count = count,
-		.ndisposed = UNTOUCHED,
-	};
-	int ret;
-
-	ret = kd_t_ioctl(fd, KDISPOSE_IOC_DISPOSE_BATCH, &b);
-	if (ndisposed)
-		*ndisposed = b.ndisposed;
-	return ret;
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, 0);
 }
 
 /* Create @n tokens. Return: 0 or -errno. */
@@ -114,7 +74,7 @@ static int tokens(int fd, __u64 *h, int n)
 static void fill_untouched(__s32 *r, int n)
 {
 	while (n--)
-		r[n] = UNTOUCHED;
+		r[n] = KD_T_UNTOUCHED;
 }
 
 /* Return: how many of @h[0..n) are live (query succeeds), or -errno. */
@@ -167,7 +127,7 @@ TEST_F(batch, duplicates_win_once)
 	for (i = 0; i < 7; i++)
 		in[i] = h[pick[i]];
 	KD_T_ASSERT_COUNTERS(before);
-	ASSERT_EQ(0, batch(self->fd, in, res, 7, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, in, res, 7, &nd));
 	for (i = 0; i < 7; i++) {
 		EXPECT_EQ(want[i], res[i]) TH_LOG("slot %d", i);
 	}
@@ -192,7 +152,7 @@ TEST_F(batch, invalid_handles_do_not_stop_the_rest)
 	in[4] = kd_t_handle_make(1, KD_T_SLOT_MASK);
 	in[5] = ~0ULL;
 	in[6] = h[2];
-	ASSERT_EQ(0, batch(self->fd, in, res, 7, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, in, res, 7, &nd));
 	for (i = 0; i < 7; i++) {
 		EXPECT_EQ(i % 3 == 0 ? 1 : -ENOENT, res[i])
 			TH_LOG("slot %d", i);
@@ -224,7 +184,7 @@ TEST_F(batch, already_disposed_is_zero)
 	in[1] = group;
 	in[2] = cascaded;
 	in[3] = b;
-	ASSERT_EQ(0, batch(self->fd, in, res, 4, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, in, res, 4, &nd));
 	for (i = 0; i < 4; i++) {
 		EXPECT_EQ(0, res[i]) TH_LOG("slot %d", i);
 	}
@@ -250,7 +210,7 @@ TEST_F(batch, cascade_within_the_batch)
 	for (i = 0; i < 4; i++)
 		in[i] = h[pick[i]];
 	KD_T_ASSERT_COUNTERS(before);
-	ASSERT_EQ(0, batch(self->fd, in, res, 4, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, in, res, 4, &nd));
 	for (i = 0; i < 4; i++) {
 		EXPECT_EQ(want[i], res[i]) TH_LOG("slot %d", i);
 	}
@@ -266,9 +226,9 @@ TEST_F(batch, count_zero_touches_nothing)
 	__u32 nd;
 
 	ASSERT_EQ(0, kd_t_token(self->fd, 0, 1, NULL, &h));
-	ASSERT_EQ(0, batch(self->fd, NULL, NULL, 0, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, NULL, NULL, 0, &nd));
 	EXPECT_EQ(0, nd);
-	ASSERT_EQ(0, batch(self->fd, &h, NULL, 0, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, &h, NULL, 0, &nd));
 	EXPECT_EQ(0, nd);
 	EXPECT_EQ(1, count_live(self->fd, &h, 1));
 }
@@ -282,15 +242,15 @@ TEST_F(batch, count_over_max_is_einval)
 
 	ASSERT_EQ(0, tokens(self->fd, h, KDISPOSE_BATCH_MAX + 1));
 	fill_untouched(res, KDISPOSE_BATCH_MAX + 1);
-	EXPECT_EQ(-EINVAL, batch(self->fd, h, res, KDISPOSE_BATCH_MAX + 1,
-				 &nd));
-	EXPECT_EQ(-EINVAL, batch(self->fd, h, res, ~0U, &nd));
+	EXPECT_EQ(-EINVAL, kd_t_dispose_batch(self->fd, h, res,
+					      KDISPOSE_BATCH_MAX + 1, &nd));
+	EXPECT_EQ(-EINVAL, kd_t_dispose_batch(self->fd, h, res, ~0U, &nd));
 	EXPECT_EQ(KDISPOSE_BATCH_MAX + 1,
 		  count_live(self->fd, h, KDISPOSE_BATCH_MAX + 1));
 	for (i = 0; i <= KDISPOSE_BATCH_MAX; i++) {
-		ASSERT_EQ(UNTOUCHED, res[i]) TH_LOG("slot %d", i);
+		ASSERT_EQ(KD_T_UNTOUCHED, res[i]) TH_LOG("slot %d", i);
 	}
-	EXPECT_EQ(UNTOUCHED, nd);
+	EXPECT_EQ(KD_T_UNTOUCHED, nd);
 }
 
 TEST_F(batch, flags_and_pad_are_einval)
@@ -313,11 +273,11 @@ TEST_F(batch, flags_and_pad_are_einval)
 			.flags = bad[i].flags,
 			.pad = bad[i].pad,
 		};
-		res = UNTOUCHED;
+		res = KD_T_UNTOUCHED;
 		EXPECT_EQ(-EINVAL, kd_t_ioctl(self->fd,
 					      KDISPOSE_IOC_DISPOSE_BATCH, &b))
 			TH_LOG("flags %#x pad %#x", b.flags, b.pad);
-		EXPECT_EQ(UNTOUCHED, res);
+		EXPECT_EQ(KD_T_UNTOUCHED, res);
 	}
 	EXPECT_EQ(1, count_live(self->fd, &h, 1));
 }
@@ -333,11 +293,13 @@ TEST_F(batch, bad_handles_pointer_is_efault)
 	guard = map_guarded(self);
 	ASSERT_NE(NULL, guard);
 	fill_untouched(res, 4);
-	EXPECT_EQ(-EFAULT, batch(self->fd, NULL, res, 4, NULL));
-	EXPECT_EQ(-EFAULT, batch(self->fd, guard, res, 4, NULL));
-	EXPECT_EQ(-EFAULT, batch(self->fd, (void *)-4096L, res, 4, NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, NULL, res, 4, NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, (__u64 *)guard, res, 4,
+					      NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, (__u64 *)-4096L, res, 4,
+					      NULL));
 	for (i = 0; i < 4; i++) {
-		EXPECT_EQ(UNTOUCHED, res[i]);
+		EXPECT_EQ(KD_T_UNTOUCHED, res[i]);
 	}
 	EXPECT_EQ(4, count_live(self->fd, h, 4));
 }
@@ -356,9 +318,10 @@ TEST_F(batch, handles_fault_in_second_chunk)
 	in = (__u64 *)guard - BATCH_CHUNK;
 	memcpy(in, h, BATCH_CHUNK * sizeof(*in));
 	fill_untouched(res, 2 * BATCH_CHUNK);
-	EXPECT_EQ(-EFAULT, batch(self->fd, in, res, 2 * BATCH_CHUNK, NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, in, res,
+					      2 * BATCH_CHUNK, NULL));
 	for (i = 0; i < 2 * BATCH_CHUNK; i++) {
-		EXPECT_EQ(i < BATCH_CHUNK ? 1 : UNTOUCHED, res[i])
+		EXPECT_EQ(i < BATCH_CHUNK ? 1 : KD_T_UNTOUCHED, res[i])
 			TH_LOG("slot %d", i);
 	}
 	EXPECT_EQ(0, count_live(self->fd, h, BATCH_CHUNK));
@@ -386,10 +349,11 @@ TEST_F(batch, results_unwritable_first_chunk_disposed)
 	ASSERT_EQ(0, mprotect(self->map, guard - (char *)self->map,
 			      PROT_READ));
 	KD_T_ASSERT_COUNTERS(before);
-	EXPECT_EQ(-EFAULT, batch(self->fd, h, NULL, n, &nd));
-	EXPECT_EQ(UNTOUCHED, nd);
-	EXPECT_EQ(-EFAULT, batch(self->fd, h, guard, n, NULL));
-	EXPECT_EQ(-EFAULT, batch(self->fd, h, self->map, n, NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, h, NULL, n, &nd));
+	EXPECT_EQ(KD_T_UNTOUCHED, nd);
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, h, (__s32 *)guard, n,
+					      NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, h, self->map, n, NULL));
 	KD_T_ASSERT_COUNTERS(after);
 	KD_T_EXPECT_DELTA(&before, &after, KDISPOSE_TYPE_TOKEN,
 			  .disposed = BATCH_CHUNK, .live = -BATCH_CHUNK,
@@ -398,7 +362,7 @@ TEST_F(batch, results_unwritable_first_chunk_disposed)
 	EXPECT_EQ(n - BATCH_CHUNK,
 		  count_live(self->fd, h + BATCH_CHUNK, n - BATCH_CHUNK));
 
-	ASSERT_EQ(0, batch(self->fd, h, res, n, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, h, res, n, &nd));
 	for (i = 0; i < n; i++) {
 		EXPECT_EQ(i < BATCH_CHUNK ? 0 : 1, res[i]) TH_LOG("slot %d", i);
 	}
@@ -418,7 +382,8 @@ TEST_F(batch, results_fault_in_second_chunk)
 	ASSERT_NE(NULL, guard);
 	res = (__s32 *)guard - BATCH_CHUNK;
 	fill_untouched(res, BATCH_CHUNK);
-	EXPECT_EQ(-EFAULT, batch(self->fd, h, res, 3 * BATCH_CHUNK, NULL));
+	EXPECT_EQ(-EFAULT, kd_t_dispose_batch(self->fd, h, res,
+					      3 * BATCH_CHUNK, NULL));
 	for (i = 0; i < BATCH_CHUNK; i++) {
 		EXPECT_EQ(1, res[i]) TH_LOG("slot %d", i);
 	}
@@ -558,7 +523,8 @@ TEST_F_TIMEOUT(batch, max_batch_with_a_mix, 60)
 		enoent += want[i] == -ENOENT;
 	}
 	KD_T_ASSERT_COUNTERS(before);
-	ASSERT_EQ(0, batch(self->fd, in, res, KDISPOSE_BATCH_MAX, &nd));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, in, res, KDISPOSE_BATCH_MAX,
+					&nd));
 	for (i = 0; i < KDISPOSE_BATCH_MAX; i++) {
 		ASSERT_EQ(want[i], res[i]) TH_LOG("slot %d", i);
 	}
@@ -600,9 +566,10 @@ static void *batch_racer_fn(void *arg)
 		pthread_barrier_wait(&race->go);
 		if (race->stop)
 			return NULL;
-		ret = batch(race->fd, race->handles[r->id],
-			    race->results[r->id], KDISPOSE_BATCH_MAX,
-			    &race->ndisposed[r->id]);
+		ret = kd_t_dispose_batch(race->fd, race->handles[r->id],
+					 race->results[r->id],
+					 KDISPOSE_BATCH_MAX,
+					 &race->ndisposed[r->id]);
 		if (ret && !race->err[r->id])
 			race->err[r->id] = ret;
 		pthread_barrier_wait(&race->done);

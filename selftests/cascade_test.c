@@ -21,29 +21,24 @@
 
 FIXTURE(cascade)
 {
-	int fd;				/* /dev/kdispose, opened by setup */
+	KD_T_DEV_MEMBERS;
 	int nul;			/* /dev/null, pinned by file nodes */
 	long page;			/* the page size */
-	struct kd_t_counters start;	/* module counters after setup */
 };
 
 FIXTURE_SETUP(cascade)
 {
 	self->page = sysconf(_SC_PAGESIZE);
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
+	KD_T_DEV_SETUP(self);
 	self->nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->nul);
-	KD_T_ASSERT_COUNTERS(self->start);
 }
 
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(cascade)
 {
 	EXPECT_EQ(0, close(self->nul));
-	EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, 0);
 }
 
 /* The kinds in the order nodes cycle through them. */

@@ -275,9 +275,8 @@ static int pin(int fd, int target, __u64 *handle)
  * snapshot of the counters, and the variant's file to pin.
  */
 struct pin_ctx {
-	int fd;				/* /dev/kdispose */
+	KD_T_DEV_MEMBERS;
 	struct target t;		/* the variant's file */
-	struct kd_t_counters start;	/* module counters after setup */
 	char skip[128];			/* why the test skips, or "" */
 };
 
@@ -293,9 +292,7 @@ static void pin_ctx_setup(struct __test_metadata *_metadata,
 
 	c->t.fd = -1;
 	c->t.extra = -1;
-	c->fd = kd_t_open();
-	ASSERT_LE(0, c->fd) TH_LOG("open %s: %s", KD_T_DEV, strerror(-c->fd));
-	KD_T_ASSERT_COUNTERS(c->start);
+	KD_T_DEV_SETUP(c);
 	ret = open_fn(c->fd, &c->t);
 	if (absent(ret)) {
 		snprintf(c->skip, sizeof(c->skip), "this kernel has no %s: %s",
@@ -310,8 +307,7 @@ static void pin_ctx_teardown(struct __test_metadata *_metadata,
 			     struct pin_ctx *c)
 {
 	target_close(&c->t);
-	EXPECT_EQ(0, close(c->fd));
-	KD_T_EXPECT_SETTLED(c->start, KD_T_ALL);
+	KD_T_DEV_TEARDOWN(c, KD_T_ALL, 0);
 }
 
 /* Files that hold, or may hold, an mm's address space or other files. */

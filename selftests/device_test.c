@@ -9,20 +9,11 @@
  * programs that run after it still find the device. Without $KDISPOSE_KO
  * it is skipped.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
-#include <linux/kdispose.h>
+#include "kdispose_test.h"
 
-#include "kselftest_harness.h"
-
-#define DEVICE_PATH	"/dev/kdispose"
 #define MODULE_NAME	"kdispose"
 
 /* How many files the open/close tests open. */
@@ -39,29 +30,14 @@ static int sys_finit_module(int fd, const char *params, int flags)
 	return syscall(__NR_finit_module, fd, params, flags);
 }
 
-FIXTURE(device) {
-	int fd;	/* an open /dev/kdispose */
-};
-
-FIXTURE_SETUP(device)
-{
-	self->fd = open(DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->fd) {
-		TH_LOG("open %s: %s", DEVICE_PATH, strerror(errno));
-	}
-}
-
-FIXTURE_TEARDOWN(device)
-{
-	EXPECT_EQ(0, close(self->fd));
-}
+KD_T_DEV_FIXTURE(device, KD_T_ALL);
 
 TEST(node_is_world_rw_char_device)
 {
 	struct stat st;
 
-	ASSERT_EQ(0, stat(DEVICE_PATH, &st)) {
-		TH_LOG("stat %s: %s", DEVICE_PATH, strerror(errno));
+	ASSERT_EQ(0, stat(KD_T_DEV, &st)) {
+		TH_LOG("stat %s: %s", KD_T_DEV, strerror(errno));
 	}
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(0666, st.st_mode & 07777);
@@ -92,7 +68,7 @@ TEST(open_close_many_times)
 	int i, fd;
 
 	for (i = 0; i < OPEN_CLOSE_ROUNDS; i++) {
-		fd = open(DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fd = open(KD_T_DEV, O_RDWR | O_CLOEXEC);
 		ASSERT_LE(0, fd) {
 			TH_LOG("round %d: %s", i, strerror(errno));
 		}
@@ -106,7 +82,7 @@ TEST(many_files_open_at_once)
 	int i;
 
 	for (i = 0; i < OPEN_AT_ONCE; i++) {
-		fds[i] = open(DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fds[i] = open(KD_T_DEV, O_RDWR | O_CLOEXEC);
 		ASSERT_LE(0, fds[i]) {
 			TH_LOG("file %d: %s", i, strerror(errno));
 		}
@@ -132,7 +108,7 @@ TEST(open_file_pins_module)
 		TH_LOG("open %s: %s", ko, strerror(errno));
 	}
 
-	fd = open(DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = open(KD_T_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ret = sys_delete_module(MODULE_NAME, O_NONBLOCK);
 	if (ret && errno == EPERM)
@@ -145,14 +121,14 @@ TEST(open_file_pins_module)
 	ASSERT_EQ(0, sys_delete_module(MODULE_NAME, O_NONBLOCK)) {
 		TH_LOG("rmmod after close: %s", strerror(errno));
 	}
-	EXPECT_EQ(-1, stat(DEVICE_PATH, &st));
+	EXPECT_EQ(-1, stat(KD_T_DEV, &st));
 	EXPECT_EQ(ENOENT, errno);
 
 	ASSERT_EQ(0, sys_finit_module(kofd, params ? params : "", 0)) {
 		TH_LOG("reload %s: %s", ko, strerror(errno));
 	}
 	ASSERT_EQ(0, close(kofd));
-	fd = open(DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = open(KD_T_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(KDISPOSE_ABI_VERSION, ioctl(fd, KDISPOSE_IOC_VERSION));
 	EXPECT_EQ(0, close(fd));

@@ -22,27 +22,7 @@
 #define MS		1000000ULL	/* nanoseconds */
 #define FOREVER		(~0ULL)
 
-FIXTURE(event)
-{
-	int fd;				/* /dev/kdispose, opened by setup */
-	struct kd_t_counters start;	/* module counters after setup */
-};
-
-FIXTURE_SETUP(event)
-{
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
-}
-
-/* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
-FIXTURE_TEARDOWN(event)
-{
-	if (self->fd >= 0)
-		EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_EVENT);
-}
+KD_T_DEV_FIXTURE(event, KDISPOSE_TYPE_EVENT);
 
 /* An event with KDISPOSE_EVENT_* @flags. Return: 0 or -errno. */
 static int ev_create(int fd, __u64 parent, __u64 flags, __u64 *handle)

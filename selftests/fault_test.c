@@ -35,9 +35,9 @@
  *
  * The pointer tests (FIXTURE(ptr)) run on every kernel: each ioctl's
  * argument cut by an unmapped page after each byte, a read-only argument
- * for every create type and the calls that write back, memory-buffer
- * reads and writes with a hole at each page of the user buffer, and batch
- * arrays cut at each element.
+ * for every create type and the calls that write back, and batch arrays
+ * cut at each element; FIXTURE(mem_hole) has memory-buffer reads and
+ * writes with a hole at one page of the user buffer, a variant per page.
  */
 #include <dirent.h>
 #include <liburing.h>
@@ -571,14 +571,11 @@ static int prepare_batch(struct sweep_ctx *c)
 
 static long call_batch(struct sweep_ctx *c)
 {
-	struct kdispose_dispose_batch b = {
-		.handles = (uintptr_t)c->batch,
-		.results = (uintptr_t)c->results,
-		.count = SWEEP_BATCH,
-	};
-	int ret = kd_t_ioctl(c->fd, KDISPOSE_IOC_DISPOSE_BATCH, &b);
+	__u32 nd;
+	int ret = kd_t_dispose_batch(c->fd, c->batch, c->results, SWEEP_BATCH,
+				     &nd);
 
-	return ret == 0 && b.ndisposed != SWEEP_BATCH ? -EPROTO : ret;
+	return ret == 0 && nd != SWEEP_BATCH ? -EPROTO : ret;
 }
 
 /* Return: how many of the batch are disposed, or -1 if not a prefix. */
@@ -1068,43 +1065,31 @@ SWEEP(mprotect_split, .init = init_memory, .prepare = prepare_mapped,
 
 FIXTURE(ptr)
 {
-	int fd;				/* /dev/kdispose, opened by setup */
+	KD_T_DEV_MEMBERS;
 	long page;
 	char *area;			/* @page RW, then @page PROT_NONE */
 	char *edge;			/* the first PROT_NONE byte */
 	int pipe[2];
-	struct kd_t_counters start;	/* module counters after setup */
 };
 
 FIXTURE_SETUP(ptr)
 {
 	self->page = sysconf(_SC_PAGESIZE);
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd);
+	KD_T_DEV_SETUP(self);
 	ASSERT_EQ(0, pipe2(self->pipe, O_CLOEXEC));
 	self->area = mmap(NULL, 2 * self->page, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->area);
 	self->edge = self->area + self->page;
 	ASSERT_EQ(0, mprotect(self->edge, self->page, PROT_NONE));
-	KD_T_ASSERT_COUNTERS(self->start);
 }
 
+/* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(ptr)
 {
-	const struct kd_t_count *s = &self->start.row[KD_T_ALL];
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	close(self->pipe[0]);
 	close(self->pipe[1]);
-	EXPECT_EQ(0, close(self->fd));
-	EXPECT_EQ(0, kd_t_counters_read(&end));
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
-	EXPECT_EQ(s->live, end.row[KD_T_ALL].live);
-	EXPECT_EQ(s->created - s->released,
-		  end.row[KD_T_ALL].created - end.row[KD_T_ALL].released);
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, 0);
 }
 
 /* Module counters and the file's fdinfo, compared around a bad call. */
@@ -1322,113 +1307,172 @@ static void pattern(char *p, size_t len, size_t base, int seed)
 }
 
 /*
- * KDISPOSE_OP_MEM_READ / WRITE of 4 pages minus 100 bytes at offset 100,
- * with page j of the user buffer unusable (PROT_NONE, or PROT_READ for a
- * read), for each j: EFAULT. A read has filled the user pages before the
- * chunk that faulted; a write has changed nothing at or after the user
- * address that faulted, and has copied the buffer chunks before it.
+ * KDISPOSE_OP_MEM_READ / WRITE of 4 pages minus 100 bytes at offset 100 of
+ * a 4-page buffer, with one page of the user buffer unusable: EFAULT. A
+ * read has filled the user pages before the chunk that faulted and left
+ * the buffer alone; a write has changed nothing at or after the user
+ * address that faulted, and has copied the buffer chunks before it. One
+ * variant per operation, kind of hole and user page.
  */
-TEST_F(ptr, mem_hole_at_each_user_page)
+FIXTURE(mem_hole)
+{
+	KD_T_DEV_MEMBERS;
+	long page;
+	__u64 h;			/* the 4-page memory buffer */
+	char *ubuf;			/* the 4-page user buffer */
+	char *want, *got;		/* 4 pages each, for comparisons */
+};
+
+FIXTURE_VARIANT(mem_hole)
+{
+	bool write;			/* MEM_WRITE, else MEM_READ */
+	int prot;			/* the hole: PROT_NONE or PROT_READ */
+	int hole;			/* which user page is the hole */
+};
+
+FIXTURE_SETUP(mem_hole)
+{
+	const long pg = sysconf(_SC_PAGESIZE);
+
+	self->page = pg;
+	KD_T_DEV_SETUP(self);
+	ASSERT_EQ(0, kd_t_create(self->fd, KDISPOSE_TYPE_MEMORY, 0, 4 * pg,
+				 0, "holes", &self->h));
+	self->ubuf = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->ubuf);
+	self->want = malloc(4 * pg);
+	self->got = malloc(4 * pg);
+	ASSERT_NE(NULL, self->want);
+	ASSERT_NE(NULL, self->got);
+}
+
+/* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
+FIXTURE_TEARDOWN(mem_hole)
+{
+	free(self->want);
+	free(self->got);
+	if (self->ubuf != MAP_FAILED)
+		munmap(self->ubuf, 4 * self->page);
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, 0);
+}
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_none_page0) {
+	.prot = PROT_NONE,
+	.hole = 0,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_none_page1) {
+	.prot = PROT_NONE,
+	.hole = 1,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_none_page2) {
+	.prot = PROT_NONE,
+	.hole = 2,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_none_page3) {
+	.prot = PROT_NONE,
+	.hole = 3,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_readonly_page0) {
+	.prot = PROT_READ,
+	.hole = 0,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_readonly_page1) {
+	.prot = PROT_READ,
+	.hole = 1,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_readonly_page2) {
+	.prot = PROT_READ,
+	.hole = 2,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, read_into_readonly_page3) {
+	.prot = PROT_READ,
+	.hole = 3,
+};
+
+/* A write only reads the user buffer: a read-only page is no hole. */
+FIXTURE_VARIANT_ADD(mem_hole, write_from_none_page0) {
+	.write = true,
+	.prot = PROT_NONE,
+	.hole = 0,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, write_from_none_page1) {
+	.write = true,
+	.prot = PROT_NONE,
+	.hole = 1,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, write_from_none_page2) {
+	.write = true,
+	.prot = PROT_NONE,
+	.hole = 2,
+};
+
+FIXTURE_VARIANT_ADD(mem_hole, write_from_none_page3) {
+	.write = true,
+	.prot = PROT_NONE,
+	.hole = 3,
+};
+
+TEST_F(mem_hole, efault_copies_only_before_hole)
 {
 	const long pg = self->page;
 	const size_t len = 4 * pg - 100;
-	char *ubuf, *want, *got;
-	__u64 h, args[4];
-	int j, prot, write;
+	const int j = variant->hole;
+	char *ubuf = self->ubuf, *want = self->want, *got = self->got;
+	__u64 args[4];
 
-	ASSERT_EQ(0, kd_t_create(self->fd, KDISPOSE_TYPE_MEMORY, 0, 4 * pg,
-				 0, "holes", &h));
-	ubuf = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, ubuf);
-	want = malloc(4 * pg);
-	got = malloc(4 * pg);
-	ASSERT_NE(NULL, want);
-	ASSERT_NE(NULL, got);
-
-	for (write = 0; write < 2; write++) {
-		for (prot = 0; prot < 2; prot++) {
-			if (write && prot)
-				continue;	/* a write only reads */
-			for (j = 0; j < 4; j++) {
-				/* The buffer holds pattern 1. */
-				pattern(want, 4 * pg, 0, 1);
-				args[0] = 0;
-				args[1] = 4 * pg;
-				args[2] = (uintptr_t)want;
-				args[3] = 0;
-				ASSERT_EQ(0, kd_t_op(self->fd, h,
-						     KDISPOSE_OP_MEM_WRITE,
-						     args));
-				ASSERT_EQ(0, mprotect(ubuf, 4 * pg,
-						      PROT_READ | PROT_WRITE));
-				pattern(ubuf, 4 * pg, 0, 2);
-				ASSERT_EQ(0, mprotect(ubuf + j * pg, pg,
-						      prot ? PROT_READ :
-							     PROT_NONE));
-				args[0] = 100;
-				args[1] = len;
-				args[2] = (uintptr_t)ubuf;
-				EXPECT_EQ(-EFAULT,
-					  kd_t_op(self->fd, h, write ?
-						  KDISPOSE_OP_MEM_WRITE :
-						  KDISPOSE_OP_MEM_READ, args))
-					TH_LOG("%s, hole at user page %d",
-					       write ? "write" : "read", j);
-				ASSERT_EQ(0, mprotect(ubuf, 4 * pg,
-						      PROT_READ | PROT_WRITE));
-				args[0] = 0;
-				args[1] = 4 * pg;
-				args[2] = (uintptr_t)got;
-				ASSERT_EQ(0, kd_t_op(self->fd, h,
-						     KDISPOSE_OP_MEM_READ,
-						     args));
-				if (write) {
-					/* Chunks before the hole: copied. */
-					pattern(want + 100, j * pg - 100 > 0 ?
-						j * pg - 100 : 0, 0, 2);
-					EXPECT_EQ(0, memcmp(want, got,
-							    j ? j * pg : 100))
-						TH_LOG("write, hole %d: prefix",
-						       j);
-					/* At the fault and after: untouched. */
-					pattern(want, 4 * pg, 0, 1);
-					EXPECT_EQ(0, memcmp(want + 100 + j * pg,
-							    got + 100 + j * pg,
-							    len - j * pg))
-						TH_LOG("write, hole %d: tail",
-						       j);
-				} else {
-					pattern(want, 4 * pg, 0, 1);
-					EXPECT_EQ(0, memcmp(want, got, 4 * pg))
-						TH_LOG("read changed the buffer");
-					if (j)
-						EXPECT_EQ(0,
-							  memcmp(ubuf,
-								 want + 100,
-								 j * pg - 100))
-							TH_LOG("read, hole %d: prefix",
-							       j);
-				}
-			}
+	/* The buffer holds pattern 1. */
+	pattern(want, 4 * pg, 0, 1);
+	args[0] = 0;
+	args[1] = 4 * pg;
+	args[2] = (uintptr_t)want;
+	args[3] = 0;
+	ASSERT_EQ(0, kd_t_op(self->fd, self->h, KDISPOSE_OP_MEM_WRITE, args));
+	/* The user buffer holds pattern 2, but for its hole. */
+	pattern(ubuf, 4 * pg, 0, 2);
+	ASSERT_EQ(0, mprotect(ubuf + j * pg, pg, variant->prot));
+	args[0] = 100;
+	args[1] = len;
+	args[2] = (uintptr_t)ubuf;
+	EXPECT_EQ(-EFAULT,
+		  kd_t_op(self->fd, self->h, variant->write ?
+			  KDISPOSE_OP_MEM_WRITE : KDISPOSE_OP_MEM_READ, args))
+		TH_LOG("%s, hole at user page %d",
+		       variant->write ? "write" : "read", j);
+	ASSERT_EQ(0, mprotect(ubuf, 4 * pg, PROT_READ | PROT_WRITE));
+	args[0] = 0;
+	args[1] = 4 * pg;
+	args[2] = (uintptr_t)got;
+	ASSERT_EQ(0, kd_t_op(self->fd, self->h, KDISPOSE_OP_MEM_READ, args));
+	if (variant->write) {
+		/* Chunks before the hole: copied. */
+		pattern(want + 100, j * pg - 100 > 0 ? j * pg - 100 : 0, 0, 2);
+		EXPECT_EQ(0, memcmp(want, got, j ? j * pg : 100))
+			TH_LOG("write, hole %d: prefix", j);
+		/* At the fault and after: untouched. */
+		pattern(want, 4 * pg, 0, 1);
+		EXPECT_EQ(0, memcmp(want + 100 + j * pg, got + 100 + j * pg,
+				    len - j * pg))
+			TH_LOG("write, hole %d: tail", j);
+	} else {
+		pattern(want, 4 * pg, 0, 1);
+		EXPECT_EQ(0, memcmp(want, got, 4 * pg))
+			TH_LOG("read changed the buffer");
+		if (j) {
+			EXPECT_EQ(0, memcmp(ubuf, want + 100, j * pg - 100))
+				TH_LOG("read, hole %d: prefix", j);
 		}
 	}
-	free(want);
-	free(got);
-	munmap(ubuf, 4 * pg);
-	EXPECT_EQ(1, kd_t_dispose(self->fd, h));
-}
-
-static int batch_call(int fd, const __u64 *handles, __s32 *results,
-		      __u32 count)
-{
-	struct kdispose_dispose_batch b = {
-		.handles = (uintptr_t)handles,
-		.results = (uintptr_t)results,
-		.count = count,
-	};
-
-	return kd_t_ioctl(fd, KDISPOSE_IOC_DISPOSE_BATCH, &b);
+	EXPECT_EQ(1, kd_t_dispose(self->fd, self->h));
 }
 
 /* Return: how many of @h are disposed if they are a prefix, else -1. */
@@ -1456,8 +1500,8 @@ static int disposed_prefix(int fd, const __u64 *h, int n)
  */
 TEST_F(ptr, batch_cut_at_each_element)
 {
-	__u64 h[PTR_BATCH];
-	__s32 res[PTR_BATCH];
+	__u64 h[PTR_BATCH], *cut_h;
+	__s32 res[PTR_BATCH], *cut_res;
 	int i, j, k, results, ret;
 
 	for (results = 0; results < 2; results++) {
@@ -1465,18 +1509,16 @@ TEST_F(ptr, batch_cut_at_each_element)
 			for (j = 0; j < PTR_BATCH; j++)
 				ASSERT_EQ(0, kd_t_token(self->fd, 0, j, NULL,
 							&h[j]));
+			/* Element i of the cut array is the first unmapped. */
+			cut_res = (__s32 *)self->edge - i;
+			cut_h = (__u64 *)self->edge - i;
 			if (results) {
-				ret = batch_call(self->fd, h,
-						 (__s32 *)(self->edge -
-							   i * sizeof(__s32)),
-						 PTR_BATCH);
+				ret = kd_t_dispose_batch(self->fd, h, cut_res,
+							 PTR_BATCH, NULL);
 			} else {
-				memcpy(self->edge - i * sizeof(__u64), h,
-				       i * sizeof(__u64));
-				ret = batch_call(self->fd,
-						 (__u64 *)(self->edge -
-							   i * sizeof(__u64)),
-						 res, PTR_BATCH);
+				memcpy(cut_h, h, i * sizeof(__u64));
+				ret = kd_t_dispose_batch(self->fd, cut_h, res,
+							 PTR_BATCH, NULL);
 			}
 			EXPECT_EQ(-EFAULT, ret) TH_LOG("%s cut at %d",
 						       results ? "results" :
@@ -1488,7 +1530,8 @@ TEST_F(ptr, batch_cut_at_each_element)
 			} else {
 				EXPECT_GE(i, k) TH_LOG("handles cut at %d", i);
 			}
-			ASSERT_EQ(0, batch_call(self->fd, h, res, PTR_BATCH));
+			ASSERT_EQ(0, kd_t_dispose_batch(self->fd, h, res,
+							PTR_BATCH, NULL));
 			for (j = 0; j < PTR_BATCH; j++) {
 				ASSERT_EQ(j < k ? 0 : 1, res[j])
 					TH_LOG("retry, cut at %d, slot %d", i,

@@ -13,18 +13,14 @@
 
 FIXTURE(file)
 {
-	int fd;				/* /dev/kdispose, opened by setup */
+	KD_T_DEV_MEMBERS;
 	int pipe[2];			/* a pipe, O_NONBLOCK | O_CLOEXEC */
-	struct kd_t_counters start;	/* module counters after setup */
 };
 
 FIXTURE_SETUP(file)
 {
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
+	KD_T_DEV_SETUP(self);
 	ASSERT_EQ(0, pipe2(self->pipe, O_NONBLOCK | O_CLOEXEC));
-	KD_T_ASSERT_COUNTERS(self->start);
 }
 
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
@@ -34,8 +30,7 @@ FIXTURE_TEARDOWN(file)
 		close(self->pipe[0]);
 	if (self->pipe[1] >= 0)
 		close(self->pipe[1]);
-	EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_FILE);
+	KD_T_DEV_TEARDOWN(self, KDISPOSE_TYPE_FILE, 0);
 }
 
 /* Pin the file behind @target. Return: 0 or -errno. */

@@ -22,18 +22,14 @@
 
 FIXTURE(finalizer)
 {
-	int fd;				/* /dev/kdispose; -1 once closed */
-	struct kd_t_counters start;	/* module counters after setup */
+	KD_T_DEV_MEMBERS;
 	struct kd_t_param leak_report;	/* saved by the leak report tests */
 	struct kd_t_param max_objects;	/* saved by the million test */
 };
 
 FIXTURE_SETUP(finalizer)
 {
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
+	KD_T_DEV_SETUP(self);
 }
 
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
@@ -41,9 +37,7 @@ FIXTURE_TEARDOWN(finalizer)
 {
 	EXPECT_EQ(0, kd_t_param_restore(&self->leak_report));
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_objects));
-	if (self->fd >= 0)
-		EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, 0);
 }
 
 /* Create @n tokens in @fd. Return: 0 or the first -errno. */

@@ -22,28 +22,22 @@
 
 FIXTURE(memory)
 {
-	int fd;				/* /dev/kdispose, opened by setup */
+	KD_T_DEV_MEMBERS;
 	long page;			/* the page size */
-	struct kd_t_counters start;	/* module counters after setup */
 	struct kd_t_param max_bytes;	/* saved by the quota tests */
 };
 
 FIXTURE_SETUP(memory)
 {
 	self->page = sysconf(_SC_PAGESIZE);
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
+	KD_T_DEV_SETUP(self);
 }
 
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
 FIXTURE_TEARDOWN(memory)
 {
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_bytes));
-	if (self->fd >= 0)
-		EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_MEMORY);
+	KD_T_DEV_TEARDOWN(self, KDISPOSE_TYPE_MEMORY, 0);
 }
 
 /* A memory buffer of @size bytes. Return: 0 or -errno. */
@@ -806,9 +800,8 @@ TEST_F(memory, race_mmap_dispose)
 
 FIXTURE(memory_vma)
 {
-	int fd;				/* /dev/kdispose, opened by setup */
+	KD_T_DEV_MEMBERS;
 	long page;			/* the page size */
-	struct kd_t_counters start;	/* module counters after setup */
 	__u64 h;			/* a VMA_PAGES-page buffer */
 	char *map;	/* its whole mapping, NULL once moved away whole */
 	char *dest;	/* where a test moved (part of) it, or NULL */
@@ -896,10 +889,7 @@ FIXTURE_SETUP(memory_vma)
 	unsigned int i;
 
 	self->page = sysconf(_SC_PAGESIZE);
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
+	KD_T_DEV_SETUP(self);
 	ASSERT_EQ(0, mem_create(self->fd, VMA_PAGES * self->page, &self->h));
 	buf = malloc(self->page);
 	ASSERT_NE(NULL, buf);
@@ -921,9 +911,7 @@ FIXTURE_TEARDOWN(memory_vma)
 		EXPECT_EQ(0, munmap(self->map, VMA_PAGES * self->page));
 	if (self->dest)
 		EXPECT_EQ(0, munmap(self->dest, self->dest_len));
-	if (self->fd >= 0)
-		EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KDISPOSE_TYPE_MEMORY);
+	KD_T_DEV_TEARDOWN(self, KDISPOSE_TYPE_MEMORY, 0);
 }
 
 /* @len bytes of address space, reserved for the target of an mremap. */

@@ -37,26 +37,7 @@
 /* Longest wait for another thread to reach the kernel. */
 #define SETTLE_MS	10000
 
-FIXTURE(race)
-{
-	int fd;				/* /dev/kdispose, opened by setup */
-	struct kd_t_counters start;	/* module counters after setup */
-};
-
-FIXTURE_SETUP(race)
-{
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
-}
-
-/* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
-FIXTURE_TEARDOWN(race)
-{
-	EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
-}
+KD_T_DEV_FIXTURE(race, KD_T_ALL);
 
 static uint64_t deadline_after(int ms)
 {

@@ -16,18 +16,14 @@
 
 FIXTURE(table)
 {
-	int fd;				/* /dev/kdispose, opened by setup */
-	struct kd_t_counters start;	/* module counters after setup */
+	KD_T_DEV_MEMBERS;
 	struct kd_t_param max_objects;	/* saved by the quota tests */
 	struct kd_t_param max_handle_seq; /* saved by the exhaustion test */
 };
 
 FIXTURE_SETUP(table)
 {
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
+	KD_T_DEV_SETUP(self);
 }
 
 /* No ASSERT here: a failing ASSERT in teardown would re-enter teardown. */
@@ -35,8 +31,7 @@ FIXTURE_TEARDOWN(table)
 {
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_objects));
 	EXPECT_EQ(0, kd_t_param_restore(&self->max_handle_seq));
-	EXPECT_EQ(0, close(self->fd));
-	KD_T_EXPECT_SETTLED(self->start, KD_T_ALL);
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, 0);
 }
 
 /* A page that is not mapped: any access to it faults. */
@@ -67,12 +62,6 @@ static void *readonly_copy(const void *src, size_t len)
 		return NULL;
 	}
 	return p;
-}
-
-TEST_F(table, version)
-{
-	EXPECT_EQ(KDISPOSE_ABI_VERSION,
-		  kd_t_ioctl(self->fd, KDISPOSE_IOC_VERSION, NULL));
 }
 
 TEST_F(table, create_handles_nonzero_increasing)

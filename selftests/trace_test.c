@@ -175,15 +175,11 @@ TEST_F(trace, cascade_traces_children_first)
 
 TEST_F(trace, batch_names_its_entry_point)
 {
-	struct kdispose_dispose_batch batch = {};
 	__s32 result;
 	__u64 h;
 
 	ASSERT_EQ(0, kd_t_token(self->fd, 0, 3, "batched", &h));
-	batch.handles = (uintptr_t)&h;
-	batch.results = (uintptr_t)&result;
-	batch.count = 1;
-	ASSERT_EQ(0, kd_t_ioctl(self->fd, KDISPOSE_IOC_DISPOSE_BATCH, &batch));
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, &h, &result, 1, NULL));
 	ASSERT_EQ(1, result);
 
 	ASSERT_EQ(3, trace_collect(self->lines, ARRAY_SIZE(self->lines)));

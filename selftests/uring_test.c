@@ -167,19 +167,6 @@ static int ring_dispose_all(struct io_uring *ring, int fd,
 	return 0;
 }
 
-/* KDISPOSE_IOC_DISPOSE_BATCH. Return: 0 or -errno. */
-static int batch_dispose(int fd, const __u64 *handles, __s32 *results,
-			 __u32 count)
-{
-	struct kdispose_dispose_batch b = {
-		.handles = (uintptr_t)handles,
-		.results = (uintptr_t)results,
-		.count = count,
-	};
-
-	return kd_t_ioctl(fd, KDISPOSE_IOC_DISPOSE_BATCH, &b);
-}
-
 /* Return: the number of io-wq workers ("iou-wrk-*") of this process. */
 static int io_workers(void)
 {
@@ -216,38 +203,27 @@ static int io_workers(void)
 
 FIXTURE(uring)
 {
-	int fd;				/* /dev/kdispose, or -1 once closed */
+	KD_T_DEV_MEMBERS;
 	struct io_uring ring;
 	bool ring_up;			/* @ring is set up, not yet torn down */
-	struct kd_t_counters start;	/* module counters after setup */
 };
 
 FIXTURE_SETUP(uring)
 {
-	self->fd = kd_t_open();
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", KD_T_DEV,
-				      strerror(-self->fd));
-	KD_T_ASSERT_COUNTERS(self->start);
+	KD_T_DEV_SETUP(self);
 }
 
 /*
  * Every object the test created is released once it is over, whichever
- * path released it. No ASSERT here: it would re-enter the teardown.
+ * path released it. The ring's exit and its io-wq workers finish in
+ * kworkers and may hold the file a little longer: hence the wait. No
+ * ASSERT here: it would re-enter the teardown.
  */
 FIXTURE_TEARDOWN(uring)
 {
-	struct kd_t_counters end;
-	char why[160] = "";
-
 	if (self->ring_up)
 		io_uring_queue_exit(&self->ring);
-	if (self->fd >= 0) {
-		EXPECT_EQ(0, close(self->fd));
-	}
-	EXPECT_EQ(0, kd_t_wait_settled(&self->start, &end, SETTLE_MS))
-		TH_LOG("objects of the test still live or unreleased");
-	EXPECT_EQ(0, kd_t_counters_check(&end, why, sizeof(why)))
-		TH_LOG("counter invariant broken: %s", why);
+	KD_T_DEV_TEARDOWN(self, KD_T_ALL, SETTLE_MS);
 }
 
 #define FIXTURE_RING(entries, flags) do {				\
@@ -589,8 +565,8 @@ TEST_F(parity, same_result_on_every_path)
 				TH_LOG("%s: no completion", path_names[p]);
 			break;
 		case PATH_BATCH:
-			ASSERT_EQ(0, batch_dispose(fd, &d[p].handle, &result,
-						   1));
+			ASSERT_EQ(0, kd_t_dispose_batch(fd, &d[p].handle,
+							&result, 1, NULL));
 			res[p] = result;
 			break;
 		}
@@ -1150,8 +1126,8 @@ static int mix_round(struct mix *mix, enum mix_path path)
 		for (i = 0; i < MIX_HANDLES; i++)
 			rotated[i] = mix->handles[(i + half) % MIX_HANDLES];
 		for (i = 0; i < MIX_HANDLES; i += PER_SUBMIT) {
-			ret = batch_dispose(mix->fd, rotated + i, res + i,
-					    PER_SUBMIT);
+			ret = kd_t_dispose_batch(mix->fd, rotated + i, res + i,
+						 PER_SUBMIT, NULL);
 			if (ret)
 				return ret;
 		}
@@ -1283,10 +1259,11 @@ TEST_F_TIMEOUT(uring, cost_per_dispose, 60)
 			break;
 		case 2:
 			for (i = 0; i < COST_HANDLES; i += PER_SUBMIT) {
-				ASSERT_EQ(0, batch_dispose(self->fd,
-							   handles + i,
-							   bres + i,
-							   PER_SUBMIT));
+				ASSERT_EQ(0, kd_t_dispose_batch(self->fd,
+								handles + i,
+								bres + i,
+								PER_SUBMIT,
+								NULL));
 			}
 			for (i = 0; i < COST_HANDLES; i++)
 				results[i] = bres[i];
