@@ -1855,7 +1855,6 @@ TEST_F(lib, prep_dispose_known_results)
 	memset(&sqe, 0xff, sizeof(sqe));
 	EXPECT_EQ(0, kd_prep_dispose(&sqe, done));
 	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
-	EXPECT_EQ(0, sqe.flags);
 	memset(&sqe, 0xff, sizeof(sqe));
 	EXPECT_EQ(1, kd_prep_dispose(&sqe, node));
 	EXPECT_EQ(IORING_OP_NOP, sqe.opcode);
