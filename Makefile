@@ -6,7 +6,10 @@
 #   make              build everything (against the Debian kernel headers)
 #   make check        install what is missing, build, run the library's
 #                     host checks (check-lib), boot the VM, run the
-#                     selftests; the last line is "N passed, N failed"
+#                     selftests, then boot it again with preempt=full for
+#                     the race programs (the race tier); the last line is
+#                     "N passed, N failed" of both boots together
+#   make check-race   the race tier alone
 #   make check-lib    the library on the build host, no VM: its ABI, its
 #                     install, a pkg-config build from this tree, every
 #                     man page read with man -l in the tree and after
@@ -32,6 +35,12 @@
 #   VM_ENV="K=V ..."  environment of the tests in the VM
 #   VM_TIMEOUT=SECS   wall-clock limit of one VM run
 #   VM_SMP=N          vCPUs of the bench's VM (default 2; make bench only)
+#   VM_APPEND="..."   more kernel command line for the VM, e.g. preempt=full
+#                     (scripts/vm-run --append)
+#   RACE_TESTS="a b"  the race programs, which make check runs in the race
+#                     tier's boot only (default: race_test xfile_race_test)
+#   RACE_APPEND="..." the race tier's kernel command line, after VM_APPEND
+#                     (default: preempt=full)
 #   KVER=6.12         build in a Debian 13 chroot and boot its 6.12 kernel
 #                     (scripts/kernel-6.12); the default is Debian 12's 6.1
 
@@ -89,20 +98,41 @@ VM_LOAD ?=
 # kernel has them built in and check-debug empties the list.
 CHECK_LOAD ?= vhost_iotlb vhost tap tun vhost_net
 VM_TIMEOUT ?= 600
+VM_APPEND ?=
 DEBUG_VM_TIMEOUT ?= 1800
+RACE_TESTS ?= race_test xfile_race_test
+RACE_APPEND ?= preempt=full
 
 export KDISPOSE_CACHE
 ifneq ($(LINUX_SRC),)
 export LINUX_SRC
 endif
 
-VM_RUN = scripts/vm-run --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
-	 --load "$(strip $(VM_RUN_LOAD) $(VM_LOAD))" \
-	 --insmod-args "$(INSMOD_ARGS)" --env "$(VM_ENV)" \
-	 --timeout "$(VM_TIMEOUT)"
+VM_RUN_ARGS = --kernel "$(KERNEL)" --modules "$(VM_MODULES)" \
+	      --load "$(strip $(VM_RUN_LOAD) $(VM_LOAD))" \
+	      --insmod-args "$(INSMOD_ARGS)" --env "$(VM_ENV)" \
+	      --timeout "$(VM_TIMEOUT)"
+VM_RUN = scripts/vm-run $(VM_RUN_ARGS) --append "$(VM_APPEND)"
 
-.PHONY: all deps module lib selftests examples check check-lib check-debug \
-	check-in-tree bench fuzz demo clean build-6.12 FORCE
+# The race tier boots with RACE_APPEND: with preempt=full (the Debian
+# kernels are built with dynamic preemption, and default to voluntary) a
+# task can be preempted anywhere in the kernel, inside RCU read sections
+# too, which widens race windows a lot. Its own work directory keeps the
+# logs of both boots.
+VM_RUN_RACE = scripts/vm-run $(VM_RUN_ARGS) \
+	      --append "$(strip $(VM_APPEND) $(RACE_APPEND))" \
+	      --build "$(CURDIR)/build/vm-race"
+
+# What each boot of make check runs: T (default: every program) without
+# the race programs, then those of T that are race programs.
+ALL_TESTS = $(shell $(MAKE) -s --no-print-directory -C selftests \
+	      emit_tests COLLECTION=kdispose | sed -n 's/^kdispose://p')
+CHECK_TESTS = $(filter-out $(RACE_TESTS),$(or $(TESTS),$(ALL_TESTS)))
+CHECK_RACE_TESTS = $(strip $(if $(TESTS),$(filter $(RACE_TESTS),$(TESTS)),\
+			     $(RACE_TESTS)))
+
+.PHONY: all deps module lib selftests examples check check-race check-lib \
+	check-debug check-in-tree bench fuzz demo clean build-6.12 FORCE
 
 all: module lib selftests examples
 
@@ -122,10 +152,23 @@ examples: lib
 	$(MAKE) -C examples
 
 # KVER=6.12 builds the library in its chroot: check-lib belongs to the
-# host's build and runs with the default kernel only.
+# host's build and runs with the default kernel only. Each boot prints its
+# own "N passed, N failed"; when both ran, the last line adds them up
+# (scripts/tap-summary of both boots' build/*/tap.log).
 check: VM_RUN_LOAD = $(CHECK_LOAD)
 check: $(BUILD) $(if $(KERNEL_612),,check-lib)
-	@$(VM_RUN) --tests "$(TESTS)"
+	@rc=0; \
+	$(if $(CHECK_TESTS),$(VM_RUN) --tests "$(CHECK_TESTS)" || rc=1;) \
+	$(if $(CHECK_RACE_TESTS),\
+		$(VM_RUN_RACE) --tests "$(CHECK_RACE_TESTS)" || rc=1;) \
+	$(if $(and $(CHECK_TESTS),$(CHECK_RACE_TESTS)),\
+		echo "make check: both boots together:"; \
+		scripts/tap-summary build/vm/tap.log build/vm-race/tap.log \
+			|| rc=1;) \
+	exit $$rc
+
+check-race: $(BUILD)
+	@$(VM_RUN_RACE) --tests "$(or $(TESTS),$(RACE_TESTS))"
 
 # Host-side: nothing here needs the module. The scratch install is the
 # top-level one, so that kdispose-stat(1) is read as installed too.
