@@ -7,7 +7,11 @@
  * module counters after every test: invariants hold and nothing is left
  * live or unreleased once the test's file is closed.
  */
+#include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 
 #include "kdispose_test.h"
 
@@ -837,6 +841,84 @@ TEST_F_TIMEOUT(table, children_limit_emlink, 120)
 	EXPECT_EQ(0, extra);
 	ASSERT_EQ(1, kd_t_dispose(self->fd, h));
 	EXPECT_EQ(0, kd_t_token(self->fd, parent, 0, NULL, &extra));
+}
+
+struct stalled_create {
+	int fd;
+	struct kdispose_create *args;
+	int ret;
+};
+
+static void *stalled_create_run(void *arg)
+{
+	struct stalled_create *sc = arg;
+
+	sc->ret = kd_t_ioctl(sc->fd, KDISPOSE_IOC_CREATE, sc->args);
+	return NULL;
+}
+
+/*
+ * A create whose handle reached user space, but whose parent was disposed
+ * before the publish, fails with EIDRM; the handle it wrote names an
+ * object that is gone (EIDRM), not one never issued (ENOENT). The copy-out
+ * of the handle is held by a write-protect userfaultfd while the parent
+ * goes.
+ */
+TEST_F(table, handle_seen_but_never_published_eidrm)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_writeprotect wp = { 0 };
+	struct stalled_create sc = { .fd = self->fd };
+	struct kdispose_query q;
+	struct uffd_msg msg;
+	struct pollfd pfd;
+	pthread_t thread;
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 parent;
+	char *area;
+	int uffd;
+
+	ASSERT_EQ(0, kd_t_create(self->fd, KDISPOSE_TYPE_GROUP, 0, 0, 0,
+				 "parent", &parent));
+	area = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	sc.args = (void *)area;
+	kd_t_create_args(sc.args, KDISPOSE_TYPE_TOKEN, parent, 7, 0, "child");
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 && (errno == ENOSYS || errno == EPERM))
+		SKIP(return, "no userfaultfd here (%s)", strerror(errno));
+	ASSERT_LE(0, uffd);
+	api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	reg.range.start = (uintptr_t)area;
+	reg.range.len = page;
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	wp.range = reg.range;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, stalled_create_run, &sc));
+	/* The create reads its arguments, then stalls writing the handle. */
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 30000));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	EXPECT_EQ(1, kd_t_dispose(self->fd, parent));
+	wp.mode = 0;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+
+	EXPECT_EQ(-EIDRM, sc.ret);
+	ASSERT_NE(0, sc.args->handle);
+	EXPECT_EQ(-EIDRM, kd_t_query(self->fd, sc.args->handle, &q));
+	EXPECT_EQ(0, kd_t_dispose(self->fd, sc.args->handle));
+	close(uffd);
+	munmap(area, page);
 }
 
 TEST_HARNESS_MAIN
