@@ -17,6 +17,8 @@
 #                     of the man pages compiled (lib/Makefile's check)
 #   make check-debug  the same on a KASAN/kmemleak/lockdep debug kernel
 #   make check-in-tree  the selftests built and run from inside a kernel tree
+#   make check-system  the Debian packages installed with apt on a booted
+#                     Debian 12 system (Debian 13: check-system-13)
 #   make bench        the benchmarks in the VM, with vgem (build/bench.tsv)
 #   make fuzz         a long seeded fuzzing run (FUZZ_OPS=, FUZZ_SEED=)
 #   make demo         the same, running examples/demo instead
@@ -56,7 +58,8 @@ ENV_MK := $(KDISPOSE_CACHE)/env.mk
 # Installing and packaging need neither the VM nor a kernel tree.
 NO_DEPS_GOALS := install tools tools-clean dkms-source dkms-install \
 		 packages check-packages check-lib
-NEED_DEPS := $(filter check check-debug check-in-tree demo bench fuzz deps,\
+NEED_DEPS := $(filter check check-debug check-in-tree check-system \
+		   check-system-13 demo bench fuzz deps,\
 		   $(MAKECMDGOALS))
 ifeq ($(origin KDIR),undefined)
 NEED_DEPS += $(filter-out clean $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all))
@@ -250,6 +253,13 @@ clean:
 #   make check-packages  the same, then lintian, unpack them into a scratch
 #                        root, link examples/lifecycle through pkg-config,
 #                        build the DKMS tree, run the example in the VM
+#   make check-system    the packages installed with apt on a Debian 12
+#                        system booted under QEMU, as a user gets them:
+#                        DKMS in the guest, modules-load.d, the udev rule
+#                        and a group, pkg-config, man, the selftests, a
+#                        second kernel, apt purge (scripts/check-system;
+#                        the image is cached, scripts/system-image)
+#   make check-system-13 the same on Debian 13 (Linux 6.12)
 #   make lint            checkpatch, sparse, W=1, kernel-doc, clang-format
 #
 # The version comes from debian/changelog, and only from there.
@@ -264,7 +274,7 @@ DKMS_KERNEL ?=
 DKMS_SRC := /usr/src/kdispose-$(KDISPOSE_VERSION)
 
 .PHONY: install tools tools-clean dkms-source dkms-install packages \
-	check-packages lint
+	check-packages check-system check-system-13 lint
 
 # The installed tools (tools/kdispose-stat/, with its own Makefile); the
 # benchmarks of tools/bench/ are not installed: make bench runs them.
@@ -310,6 +320,14 @@ packages:
 
 check-packages:
 	scripts/test-packages --lintian --vm --out build/packages
+
+# The guest runs the static selftests of selftests/ against the module that
+# DKMS built there from the package.
+check-system: selftests packages
+	scripts/check-system --release 12 --debs build/packages
+
+check-system-13: selftests packages
+	scripts/check-system --release 13 --debs build/packages
 
 lint:
 	KDIR="$(KDIR)" LINUX_SRC="$(LINUX_SRC)" scripts/lint
