@@ -44,6 +44,11 @@
  *              space or files, through which a cycle could keep an owner
  *              alive after its last process.
  * ENOMEM       out of memory (or over the memory cgroup limit).
+ * EBADF        an fd argument is not open.
+ * EMEDIUMTYPE  KDISPOSE_IOC_IMPORT: the exported object is not of the type
+ *              the caller asked for.
+ * ETIMEDOUT    a wait ended with its timeout.
+ * EINTR        a wait was interrupted by a signal (never restarted).
  */
 #ifndef _UAPI_LINUX_KDISPOSE_H
 #define _UAPI_LINUX_KDISPOSE_H
@@ -263,6 +268,109 @@ struct kdispose_op {
 	__u64 args[4];
 };
 
+/* Bits of struct kdispose_export @flags. */
+#define KDISPOSE_EXPORT_NO_CLOEXEC	(1U << 0)
+
+/**
+ * struct kdispose_export - argument of KDISPOSE_IOC_EXPORT
+ * @handle: in, a live object of a type that can be shared: MEMORY or
+ *	EVENT (EOPNOTSUPP for the others).
+ * @flags: in, KDISPOSE_EXPORT_* bits. The fd is O_CLOEXEC unless
+ *	KDISPOSE_EXPORT_NO_CLOEXEC is given.
+ * @pad: must be 0.
+ *
+ * Makes a new fd, an export fd, that names the object. It crosses
+ * processes like any fd (fork, SCM_RIGHTS), and KDISPOSE_IOC_IMPORT turns
+ * it into a handle of another table. The object lives while any of its
+ * names does: a handle in any table that is neither disposed nor finalized,
+ * or an open export fd. An event's export fd polls (EPOLLIN while the event
+ * is signaled, EPOLLHUP while no table holds a handle to it) and reads (8
+ * bytes, the value 1: a wait that consumes the signal of an auto-reset
+ * event; EAGAIN when not signaled and the fd is O_NONBLOCK).
+ * Documentation/sharing.md has the rules.
+ *
+ * Each export fd counts as one object against the max_user_objects quota
+ * of the user that exported it, until it is closed.
+ *
+ * Return: the new fd.
+ */
+struct kdispose_export {
+	__u64 handle;
+	__u32 flags;
+	__u32 pad;
+};
+
+/**
+ * struct kdispose_import - argument of KDISPOSE_IOC_IMPORT
+ * @fd: in, an export fd (EBADF if it is not open, EINVAL if it is not an
+ *	export fd of /dev/kdispose).
+ * @type: in, 0 to accept any type, else the type the object must have
+ *	(EMEDIUMTYPE if it has another).
+ * @parent: in, as for KDISPOSE_IOC_CREATE: a live object of the caller's
+ *	table that will own the new handle, or 0.
+ * @handle: out, a new handle of the caller's table, naming the exported
+ *	object: every import makes a new handle, even of an object the table
+ *	names already (DuplicateHandle, not DRM's one handle per object), so
+ *	each handle is disposed on its own.
+ * @flags: in, must be 0.
+ * @pad: must be 0.
+ * @label: in, as for KDISPOSE_IOC_CREATE.
+ *
+ * Like a create, the new handle is written to user space before it works,
+ * and it counts as a create in the counters of the caller's table.
+ *
+ * Return: 0.
+ */
+struct kdispose_import {
+	__s32 fd;
+	__u32 type;
+	__u64 parent;
+	__u64 handle;
+	__u32 flags;
+	__u32 pad;
+	char label[KDISPOSE_LABEL_LEN];
+};
+
+/* Most handles one KDISPOSE_IOC_WAIT call takes. */
+#define KDISPOSE_WAIT_MAX	64
+
+/* Bits of struct kdispose_wait @flags. */
+#define KDISPOSE_WAIT_ALL	(1U << 0) /* wait for all of them, not any */
+
+/**
+ * struct kdispose_wait - argument of KDISPOSE_IOC_WAIT
+ * @handles: in, user pointer to @count __u64 handles of EVENT objects of
+ *	the caller's table.
+ * @count: in, 1 .. KDISPOSE_WAIT_MAX.
+ * @flags: in, KDISPOSE_WAIT_* bits.
+ * @timeout_ns: in, how long to wait at most, in nanoseconds: 0 only
+ *	checks, ~0 (any value from 2^63 - 1 on) waits forever.
+ * @index: out, the index in @handles of the event that ended a wait for
+ *	any, or of the handle that failed (EIDRM, ENOENT, EINVAL for a handle
+ *	that is not an event or, with KDISPOSE_WAIT_ALL, that names the same
+ *	event as an earlier one). Not written for other results.
+ * @pad: must be 0.
+ *
+ * WaitForMultipleObjects: without KDISPOSE_WAIT_ALL the call returns as
+ * soon as one event is signaled, the lowest index if several are, and
+ * consumes the signal of that one only if it is auto-reset. With it, the
+ * call returns once all are signaled at the same moment, and then consumes
+ * every auto-reset signal at once: it takes all of them or none, so a
+ * concurrent waiter never sees some consumed and others not.
+ *
+ * Return: the index (any) or 0 (all); ETIMEDOUT; EINTR on a signal (never
+ * restarted); EIDRM, with @index, when a handle is disposed before or
+ * during the wait.
+ */
+struct kdispose_wait {
+	__u64 handles;
+	__u32 count;
+	__u32 flags;
+	__u64 timeout_ns;
+	__u32 index;
+	__u32 pad;
+};
+
 #define KDISPOSE_IOC_MAGIC	0xDA
 
 /* Return: KDISPOSE_ABI_VERSION. Takes no argument. */
@@ -273,6 +381,9 @@ struct kdispose_op {
 #define KDISPOSE_IOC_OP		_IOWR(KDISPOSE_IOC_MAGIC, 0x04, struct kdispose_op)
 #define KDISPOSE_IOC_DISPOSE_BATCH \
 	_IOWR(KDISPOSE_IOC_MAGIC, 0x05, struct kdispose_dispose_batch)
+#define KDISPOSE_IOC_EXPORT	_IOW(KDISPOSE_IOC_MAGIC, 0x06, struct kdispose_export)
+#define KDISPOSE_IOC_IMPORT	_IOWR(KDISPOSE_IOC_MAGIC, 0x07, struct kdispose_import)
+#define KDISPOSE_IOC_WAIT	_IOWR(KDISPOSE_IOC_MAGIC, 0x08, struct kdispose_wait)
 
 /*
  * io_uring commands (IORING_OP_URING_CMD on a /dev/kdispose fd; sqe->cmd_op).
