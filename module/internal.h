@@ -18,6 +18,7 @@
 
 struct file;
 struct kdispose_user;
+struct poll_table_struct;
 struct seq_file;
 struct vm_area_struct;
 
@@ -186,6 +187,30 @@ struct kdispose_ctx {
 };
 
 /**
+ * struct kdispose_shared - the part of an object that all its names share
+ * @ref: references to the state: one per handle object naming it, until
+ *	that object's ->release, and one per export file. The last put frees
+ *	the state (&kdispose_kind_ops.share_free).
+ * @names: the handles not yet disposed or finalized, in any table, and
+ *	the export files not yet released. Never goes up from zero: the drop
+ *	to zero ends the object, once (share.c).
+ * @handles: the handles among @names, for the poll of an export fd.
+ * @kind: the kind.
+ * @owner: the table state of the creator, pinned until the state is
+ *	freed: what the kind charged to it (a buffer's bytes) goes back there.
+ *
+ * Starts the state of each kind that can be exported (memory, event);
+ * atomics only, no lock.
+ */
+struct kdispose_shared {
+	refcount_t ref;
+	atomic_t names;
+	atomic_t handles;
+	u8 kind;
+	struct kdispose_ctx *owner;
+};
+
+/**
  * enum kdispose_via - which entry point asked for a dispose
  * @KDISPOSE_VIA_IOCTL: KDISPOSE_IOC_DISPOSE.
  * @KDISPOSE_VIA_BATCH: KDISPOSE_IOC_DISPOSE_BATCH.
@@ -220,6 +245,14 @@ enum kdispose_via {
  * @query: optional. Fills @q->info and @q->state for KDISPOSE_IOC_QUERY.
  * @mmap: optional. Maps the object into @vma; the object then gets an
  *	mmap offset. Must take its own reference for the mapping.
+ * @share_free: set for the kinds that can be exported (share.c), whose
+ *	obj->priv is the struct kdispose_shared at the start of their state:
+ *	frees that state at its last reference. Their ->dispose must call
+ *	kdispose_share_dispose() and their ->release kdispose_share_release().
+ * @share_poll: optional, for a kind with @share_free: the poll of its
+ *	export fds. Missing: always ready, as a file without poll.
+ * @share_read: optional, for a kind with @share_free: the read of its
+ *	export fds. Missing: EINVAL.
  */
 struct kdispose_kind_ops {
 	int (*init)(struct kdispose_object *obj,
@@ -229,6 +262,11 @@ struct kdispose_kind_ops {
 	long (*op)(struct kdispose_object *obj, struct kdispose_op *op);
 	void (*query)(struct kdispose_object *obj, struct kdispose_query *q);
 	int (*mmap)(struct kdispose_object *obj, struct vm_area_struct *vma);
+	void (*share_free)(struct kdispose_shared *sh);
+	__poll_t (*share_poll)(struct kdispose_shared *sh, struct file *file,
+			       struct poll_table_struct *pt);
+	ssize_t (*share_read)(struct kdispose_shared *sh, struct file *file,
+			      char __user *buf, size_t len);
 };
 
 #define KDISPOSE_KIND(ID, name)						\
@@ -303,7 +341,7 @@ int kdispose_cache_init(void);
 void kdispose_cache_exit(void);
 int kdispose_object_create(struct kdispose_ctx *ctx,
 			   const struct kdispose_create *args,
-			   u64 __user *uhandle);
+			   u64 __user *uhandle, struct kdispose_shared *import);
 int kdispose_object_dispose(struct kdispose_ctx *ctx, u64 handle,
 			    unsigned int via);
 unsigned int kdispose_object_dispose_many(struct kdispose_ctx *ctx,
@@ -374,6 +412,24 @@ int kdispose_user_charge_slots(struct kdispose_user *user, u32 n);
 void kdispose_user_uncharge_slots(struct kdispose_user *user, u32 n);
 int kdispose_user_charge_bytes(struct kdispose_user *user, u64 bytes);
 void kdispose_user_uncharge_bytes(struct kdispose_user *user, u64 bytes);
+
+/* share.c */
+void kdispose_share_init(struct kdispose_object *obj,
+			 struct kdispose_shared *sh);
+void kdispose_share_attach(struct kdispose_object *obj,
+			   struct kdispose_shared *sh);
+void kdispose_share_dispose(struct kdispose_object *obj, bool disposing);
+void kdispose_share_release(struct kdispose_object *obj);
+long kdispose_share_export(struct kdispose_ctx *ctx, u64 handle,
+			   unsigned int flags);
+int kdispose_share_import(struct kdispose_ctx *ctx,
+			  const struct kdispose_import *args,
+			  u64 __user *uhandle);
+
+/* kind_event.c */
+long kdispose_event_wait_many(struct kdispose_ctx *ctx,
+			      const u64 __user *uhandles, unsigned int n,
+			      bool all, u64 timeout_ns, u32 *index);
 
 /* main.c */
 extern const struct file_operations kdispose_fops;

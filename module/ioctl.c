@@ -44,7 +44,7 @@ static long kdispose_ioctl_create(struct kdispose_ctx *ctx,
 	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
 	if (err)
 		return err;
-	return kdispose_object_create(ctx, &args, &ucreate->handle);
+	return kdispose_object_create(ctx, &args, &ucreate->handle, NULL);
 }
 
 static long kdispose_ioctl_dispose(struct kdispose_ctx *ctx,
@@ -172,6 +172,59 @@ static long kdispose_ioctl_dispose_batch(struct kdispose_ctx *ctx,
 	return 0;
 }
 
+static long kdispose_ioctl_export(struct kdispose_ctx *ctx,
+				  void __user *uarg, unsigned int usize)
+{
+	struct kdispose_export args;
+	int err;
+
+	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
+	if (err)
+		return err;
+	if (args.flags & ~KDISPOSE_EXPORT_NO_CLOEXEC || args.pad)
+		return -EINVAL;
+	return kdispose_share_export(ctx, args.handle, args.flags);
+}
+
+static long kdispose_ioctl_import(struct kdispose_ctx *ctx,
+				  void __user *uarg, unsigned int usize)
+{
+	struct kdispose_import __user *uimport = uarg;
+	struct kdispose_import args;
+	int err;
+
+	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
+	if (err)
+		return err;
+	if (args.flags || args.pad)
+		return -EINVAL;
+	return kdispose_share_import(ctx, &args, &uimport->handle);
+}
+
+static long kdispose_ioctl_wait(struct kdispose_ctx *ctx,
+				void __user *uarg, unsigned int usize)
+{
+	struct kdispose_wait __user *uwait = uarg;
+	struct kdispose_wait args;
+	u32 index = U32_MAX;
+	long ret;
+	int err;
+
+	err = kdispose_copy_in(&args, sizeof(args), uarg, usize);
+	if (err)
+		return err;
+	if (args.flags & ~KDISPOSE_WAIT_ALL || args.pad || !args.count ||
+	    args.count > KDISPOSE_WAIT_MAX)
+		return -EINVAL;
+	ret = kdispose_event_wait_many(ctx, u64_to_user_ptr(args.handles),
+				       args.count, args.flags & KDISPOSE_WAIT_ALL,
+				       args.timeout_ns, &index);
+	/* Which event ended a wait for any, or which handle failed. */
+	if (index != U32_MAX && put_user(index, &uwait->index))
+		return -EFAULT;
+	return ret;
+}
+
 /**
  * struct kdispose_ioctl_desc - one entry of the ioctl table
  * @cmd: the command as ABI version 1 defined it: its direction bits, and
@@ -191,6 +244,9 @@ static const struct kdispose_ioctl_desc kdispose_ioctls[] = {
 	[0x03] = { KDISPOSE_IOC_QUERY, kdispose_ioctl_query },
 	[0x04] = { KDISPOSE_IOC_OP, kdispose_ioctl_op },
 	[0x05] = { KDISPOSE_IOC_DISPOSE_BATCH, kdispose_ioctl_dispose_batch },
+	[0x06] = { KDISPOSE_IOC_EXPORT, kdispose_ioctl_export },
+	[0x07] = { KDISPOSE_IOC_IMPORT, kdispose_ioctl_import },
+	[0x08] = { KDISPOSE_IOC_WAIT, kdispose_ioctl_wait },
 };
 
 /**

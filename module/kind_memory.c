@@ -39,8 +39,14 @@
  * Lifetime: every vma that maps the buffer holds an object reference
  * (taken in ->mmap and in vm_ops->open, dropped in vm_ops->close), so a
  * dispose removes the handle at once but the pages stay until the last
- * munmap; ->release, at the last reference, frees them and gives back the
- * quota. A vma also pins the device file, so the owner outlives it.
+ * munmap. A vma also pins the device file, so the owner outlives it.
+ *
+ * Sharing: the buffer can be exported and imported into other tables
+ * (share.c). Each handle is then an object of its own table, with its own
+ * mmap offset, and all of them point to one struct kdispose_memory. The
+ * pages and the quota charge, which stays with the creator's file and
+ * user, go when the last handle object is released and the last export
+ * fd is closed (->share_free).
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -53,7 +59,8 @@
 #include "internal.h"
 
 /**
- * struct kdispose_memory - the per-object state of a memory buffer
+ * struct kdispose_memory - the state of a memory buffer, shared by its names
+ * @sh: the names and references (share.c).
  * @size: size in bytes asked for at creation.
  * @npages: entries of @pages: @size rounded up to pages. The quota charge
  *	is @npages pages.
@@ -61,6 +68,7 @@
  * @pages: the pages. Fixed from creation to ->release.
  */
 struct kdispose_memory {
+	struct kdispose_shared sh;
 	u64 size;
 	unsigned long npages;
 	atomic_t nmaps;
@@ -106,8 +114,8 @@ static int kdispose_memory_init(struct kdispose_object *obj,
 		if (!mem->pages[i])
 			goto err_free;
 	}
-	/* The object owns the pages and the quota charge until ->release. */
-	obj->priv = mem;
+	/* The names own the pages and the quota charge until ->share_free. */
+	kdispose_share_init(obj, &mem->sh);
 	return 0;
 
 err_free:
@@ -117,13 +125,21 @@ err_uncharge:
 	return -ENOMEM;
 }
 
-static void kdispose_memory_release(struct kdispose_object *obj)
+static struct kdispose_memory *kdispose_memory(struct kdispose_object *obj)
 {
-	struct kdispose_memory *mem = obj->priv;
+	return container_of((struct kdispose_shared *)obj->priv,
+			    struct kdispose_memory, sh);
+}
+
+/* The last reference of the last name: back to the creator's quota. */
+static void kdispose_memory_share_free(struct kdispose_shared *sh)
+{
+	struct kdispose_memory *mem = container_of(sh, struct kdispose_memory,
+						   sh);
 	u64 bytes = (u64)mem->npages << PAGE_SHIFT;
 
+	kdispose_uncharge_bytes(sh->owner, bytes);
 	kdispose_memory_free(mem, mem->npages);
-	kdispose_uncharge_bytes(obj->owner, bytes);
 }
 
 /*
@@ -158,7 +174,7 @@ static long kdispose_memory_copy(struct kdispose_memory *mem, u64 off,
 static long kdispose_memory_op(struct kdispose_object *obj,
 			       struct kdispose_op *op)
 {
-	struct kdispose_memory *mem = obj->priv;
+	struct kdispose_memory *mem = kdispose_memory(obj);
 	u64 off = op->args[0], len = op->args[1], end;
 	void __user *ubuf;
 
@@ -179,7 +195,7 @@ static long kdispose_memory_op(struct kdispose_object *obj,
 static void kdispose_memory_query(struct kdispose_object *obj,
 				  struct kdispose_query *q)
 {
-	struct kdispose_memory *mem = obj->priv;
+	struct kdispose_memory *mem = kdispose_memory(obj);
 
 	q->info[0] = mem->size;
 	q->info[1] = kdispose_object_seq(obj) << PAGE_SHIFT;
@@ -194,7 +210,7 @@ static void kdispose_memory_query(struct kdispose_object *obj,
 static void kdispose_memory_vm_open(struct vm_area_struct *vma)
 {
 	struct kdispose_object *obj = vma->vm_private_data;
-	struct kdispose_memory *mem = obj->priv;
+	struct kdispose_memory *mem = kdispose_memory(obj);
 
 	kdispose_object_get(obj);
 	atomic_inc(&mem->nmaps);
@@ -208,7 +224,7 @@ static void kdispose_memory_vm_open(struct vm_area_struct *vma)
 static void kdispose_memory_vm_close(struct vm_area_struct *vma)
 {
 	struct kdispose_object *obj = vma->vm_private_data;
-	struct kdispose_memory *mem = obj->priv;
+	struct kdispose_memory *mem = kdispose_memory(obj);
 
 	atomic_dec(&mem->nmaps);
 	kdispose_object_put(obj);
@@ -217,7 +233,7 @@ static void kdispose_memory_vm_close(struct vm_area_struct *vma)
 static vm_fault_t kdispose_memory_vm_fault(struct vm_fault *vmf)
 {
 	struct kdispose_object *obj = vmf->vma->vm_private_data;
-	struct kdispose_memory *mem = obj->priv;
+	struct kdispose_memory *mem = kdispose_memory(obj);
 	/* The file offset minus the buffer's base: see the top of the file. */
 	u64 idx = vmf->pgoff - kdispose_object_seq(obj);
 
@@ -238,7 +254,7 @@ static const struct vm_operations_struct kdispose_memory_vm_ops = {
 static int kdispose_memory_mmap(struct kdispose_object *obj,
 				struct vm_area_struct *vma)
 {
-	struct kdispose_memory *mem = obj->priv;
+	struct kdispose_memory *mem = kdispose_memory(obj);
 
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
@@ -256,7 +272,9 @@ static int kdispose_memory_mmap(struct kdispose_object *obj,
 
 const struct kdispose_kind_ops kdispose_memory_ops = {
 	.init = kdispose_memory_init,
-	.release = kdispose_memory_release,
+	.dispose = kdispose_share_dispose,
+	.release = kdispose_share_release,
+	.share_free = kdispose_memory_share_free,
 	.op = kdispose_memory_op,
 	.query = kdispose_memory_query,
 	.mmap = kdispose_memory_mmap,

@@ -163,6 +163,9 @@ static void kdispose_label_copy(char *label, const char *user)
  * @ctx: the owner
  * @args: the create arguments, copied from user space
  * @uhandle: where to write the new handle, before it is published
+ * @import: NULL to create a new resource with the kind's ->init; else the
+ *	shared state of an exported object, which the new handle will name
+ *	(KDISPOSE_IOC_IMPORT; the caller holds an export file of it)
  *
  * Context: process context, the creating task. Takes @ctx->lock twice; calls
  * the kind's ->init without it.
@@ -174,7 +177,7 @@ static void kdispose_label_copy(char *label, const char *user)
  */
 int kdispose_object_create(struct kdispose_ctx *ctx,
 			   const struct kdispose_create *args,
-			   u64 __user *uhandle)
+			   u64 __user *uhandle, struct kdispose_shared *import)
 {
 	const struct kdispose_kind_ops *ops = kdispose_ops(args->type);
 	struct kdispose_object *obj;
@@ -229,7 +232,10 @@ int kdispose_object_create(struct kdispose_ctx *ctx,
 		goto err_free;
 	WRITE_ONCE(obj->handle, handle);
 
-	err = ops->init ? ops->init(obj, args) : 0;
+	if (import)
+		kdispose_share_attach(obj, import);
+	else if (ops->init)
+		err = ops->init(obj, args);
 	if (err)
 		goto err_unreserve;
 

@@ -2,7 +2,8 @@
 /*
  * Tracepoints of kdispose: every object's creation, its explicit dispose
  * (who won, through which entry point), its finalization by a file's
- * release, and the release of its resource at the last reference.
+ * release, the release of its resource at the last reference, and the end
+ * of a shared object when its last name goes.
  * They cost a static branch when disabled.
  *
  *   echo 1 > /sys/kernel/tracing/events/kdispose/enable
@@ -102,6 +103,21 @@ TRACE_EVENT(kdispose_release,
 		      __entry->owner, __entry->handle,
 		      __entry->kind, __entry->label,
 		      __entry->deferred)
+);
+
+TRACE_EVENT(kdispose_share_end,
+	    TP_PROTO(const struct kdispose_shared *sh, bool disposing),
+	    TP_ARGS(sh, disposing),
+	    TP_STRUCT__entry(__field(pid_t, owner)
+			     __array(char, kind, KDISPOSE_KIND_NAME_LEN)
+			     __field(bool, disposing)),
+	    TP_fast_assign(__entry->owner = sh->owner->tgid;
+			   strscpy_pad(__entry->kind,
+				       kdispose_kind_name(sh->kind),
+				       KDISPOSE_KIND_NAME_LEN);
+			   __entry->disposing = disposing;),
+	    TP_printk("owner=%d kind=%s disposing=%d",
+		      __entry->owner, __entry->kind, __entry->disposing)
 );
 
 #endif /* _KDISPOSE_TRACE_H */
