@@ -13,6 +13,10 @@
  *   used once the object behind it is complete, and no published handle
  *   exists that the caller did not learn about.
  *
+ * Import: a create whose object names the shared state of an exported one
+ *   (share.c) instead of getting a new resource from ->init; every other
+ *   step is the same, and the new handle is one more name of the object.
+ *
  * Dispose: take -> dispose -> put -> release.
  *   The owner decision is "take": under the owner's lock, the first dispose
  *   of a handle empties its slot. Whoever empties it owns the object's
