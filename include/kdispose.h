@@ -70,7 +70,7 @@ struct io_uring_sqe;
  * true when the version is new enough.
  */
 #define KD_VERSION_MAJOR 1
-#define KD_VERSION_MINOR 1
+#define KD_VERSION_MINOR 2
 #define KD_CHECK_VERSION(major, minor) \
 	((major) < KD_VERSION_MAJOR || \
 	 ((major) == KD_VERSION_MAJOR && (minor) <= KD_VERSION_MINOR))
@@ -171,7 +171,8 @@ int kd_ctx_close(struct kd_ctx *ctx);
  * per-file counters) and for the raw ioctls of <linux/kdispose.h>. Not for
  * poll(2): the device has no poll method, so poll reports it readable and
  * writable at once and tells nothing. To wait, use an event object
- * (kd_event_wait()) or pin an eventfd (kd_file_new()).
+ * (kd_event_wait(); kd_event_fd() is an fd of it that polls) or pin an
+ * eventfd (kd_file_new()).
  */
 int kd_ctx_fd(const struct kd_ctx *ctx);
 
@@ -473,6 +474,92 @@ struct kd_obj *kd_group_new_full(struct kd_ctx *ctx, const struct kd_class *cls,
 
 /* KDISPOSE_IOC_QUERY on the object's kernel handle. */
 int kd_obj_query(struct kd_obj *obj, struct kdispose_query *q);
+
+/*
+ * Sharing (Documentation/sharing.md): an export fd names the kernel object
+ * of a memory buffer or an event beyond its context; it crosses processes
+ * like any fd (fork, SCM_RIGHTS), and kd_import() makes a new object of
+ * another context (or the same) that names the same kernel object. Each
+ * name ends on its own: a library object by its dispose or finalization,
+ * an export fd by close(2); the kernel object ends with its last name.
+ */
+
+/* kd_export() and kd_event_fd() flags */
+#define KD_EXPORT_NO_CLOEXEC (1U << 0) /* the fd is not O_CLOEXEC */
+#define KD_EXPORT_NONBLOCK (1U << 1) /* the fd is O_NONBLOCK (for read(2)) */
+
+/*
+ * DuplicateHandle, first half: a new export fd naming @obj's kernel object
+ * (a memory buffer or an event), O_CLOEXEC unless KD_EXPORT_NO_CLOEXEC.
+ * Every call makes a new fd. The caller owns it and closes it with
+ * close(2); until then it keeps the kernel object alive whatever happens
+ * to @obj, and counts as one object of the caller's user (the module's
+ * max_user_objects). Return: the fd, or -EOPNOTSUPP (another kind, or no
+ * kernel object), -EIDRM (disposed), -EINVAL (unknown flags, bad
+ * pointer), -ENOTTY (a module without sharing), -EDQUOT, -EMFILE.
+ */
+int kd_export(struct kd_obj *obj, unsigned int flags);
+
+/*
+ * kd_export() of an event, for an event loop: the fd polls EPOLLIN while
+ * the event is signaled and EPOLLHUP while no context holds a handle to it
+ * (nobody can signal it any more); poll never consumes a signal. read(2)
+ * of 8 bytes waits for the signal, returns the value 1 and consumes the
+ * signal of an auto-reset event; with KD_EXPORT_NONBLOCK it fails with
+ * EAGAIN when the event is not signaled (or another waiter took it).
+ * Return: as kd_export(); -EOPNOTSUPP for an object that is not an event.
+ */
+int kd_event_fd(struct kd_obj *event, unsigned int flags);
+
+/*
+ * DuplicateHandle, second half: a new object of @ctx naming the kernel
+ * object that the export fd @fd names (the fd stays the caller's). @cls is
+ * kd_memory_class, kd_event_class or a class derived from one (-EINVAL
+ * for a class of no kind), and -EMEDIUMTYPE if the exported object is of
+ * another kind; NULL takes the kind's class of whatever @fd exports. The
+ * object is like one its kind's constructor made: the caller owns one
+ * reference, it has its own class chain and kernel handle (each import is
+ * a new one, disposed on its own: the kernel object lives on through its
+ * other names), it is on @ctx's finalizer list, and @owner, the call-site
+ * label and the _full init hook work as for kd_event_new(). With @cls NULL
+ * and no call site the label is "kd_import". Errors: those of kd_obj_new(),
+ * -EBADF (@fd not open), -EINVAL (@fd is not an export fd), -EMEDIUMTYPE.
+ */
+struct kd_obj *kd_import(struct kd_ctx *ctx, const struct kd_class *cls,
+			 struct kd_obj *owner, int fd, int *err);
+struct kd_obj *kd_import_at(struct kd_ctx *ctx, const struct kd_class *cls,
+			    struct kd_obj *owner, int fd, const char *file,
+			    unsigned int line, int *err);
+struct kd_obj *kd_import_full(struct kd_ctx *ctx, const struct kd_class *cls,
+			      struct kd_obj *owner, int fd, kd_init_fn *init,
+			      void *arg, const char *file, unsigned int line,
+			      int *err);
+
+#ifndef KD_NO_CALL_SITE
+#define kd_import(ctx, cls, owner, fd, err) \
+	kd_import_at(ctx, cls, owner, fd, __FILE__, __LINE__, err)
+#endif
+
+/*
+ * WaitHandle.WaitAny() and WaitAll() (WaitForMultipleObjects): wait until
+ * one (any) or all at the same moment (all) of the @n events @events are
+ * signaled, at most @timeout_ns (KD_WAIT_FOREVER: no limit; 0 only
+ * checks). 1 <= @n <= KDISPOSE_WAIT_MAX, all of one context (imported ones
+ * included). Any returns the lowest index signaled and consumes that
+ * event's signal if it is auto-reset; all consumes every auto-reset signal
+ * at once, or none. As kd_event_wait(), the wait holds the context's file,
+ * not the handles: disposing one of the events wakes it with -EIDRM.
+ * Return: the index (any) or 0 (all), -ETIMEDOUT, -EINTR (never restarted);
+ * for one bad event, with its index in *@index (if not NULL; not written
+ * otherwise): -EIDRM (disposed, before or during the wait), -EOPNOTSUPP
+ * (not an event), -EINVAL (not an object, of another context than
+ * events[0]; with all, the same event twice, also through two imports);
+ * -EINVAL without index for a bad @events or @n.
+ */
+int kd_wait_any(struct kd_obj *const *events, unsigned int n,
+		uint64_t timeout_ns, unsigned int *index);
+int kd_wait_all(struct kd_obj *const *events, unsigned int n,
+		uint64_t timeout_ns, unsigned int *index);
 
 /*
  * Raw kernel handles, no library object: thin wrappers of the ioctls.

@@ -12,10 +12,18 @@
  * Each kind's class and constructors come from its line in KD_KINDS; its
  * operations are written out below them. kdispose.h declares them all, so
  * the compiler checks each expansion against the public prototypes.
+ *
+ * Sharing (Documentation/sharing.md) comes last: kd_export() and
+ * kd_event_fd() are operations like the others; kd_import() is a
+ * constructor of whichever kind the export fd names, through the same
+ * kd_kobj_new() as the kinds' own; kd_wait_any() and kd_wait_all() wait
+ * as kd_event_wait() does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "lib.h"
 
@@ -62,6 +70,32 @@ struct kd_kind {
 	};
 
 KD_KINDS(KD_KIND_DEFINE)
+
+#define KD_KIND_REF(name_, type_, params_, arg_, fd_arg_) &kd_##name_##_kind,
+
+static const struct kd_kind *const kd_kinds[] = { KD_KINDS(KD_KIND_REF) };
+
+/* Return: the kind whose class @cls is or derives from, or NULL. */
+static const struct kd_kind *kd_kind_of_class(const struct kd_class *cls)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kd_kinds) / sizeof(kd_kinds[0]); i++)
+		if (__kd_class_derives(cls, kd_kinds[i]->klass))
+			return kd_kinds[i];
+	return NULL;
+}
+
+/* Return: the kind of enum kdispose_type @type, or NULL. */
+static const struct kd_kind *kd_kind_of_type(uint32_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kd_kinds) / sizeof(kd_kinds[0]); i++)
+		if (kd_kinds[i]->type == type)
+			return kd_kinds[i];
+	return NULL;
+}
 
 /* Takes down a memory buffer's mapping, if it has one. */
 static void kd_memory_drop_map(struct kd_obj_priv *p)
@@ -144,11 +178,14 @@ static void kd_label_call_site(char *label, const char *file, unsigned int line)
 
 /*
  * struct kd_kobj_desc - what a kind's constructor was asked for
- * @kind: the kind.
+ * @kind: the kind; NULL for an import, whose kind @cls or the export fd
+ *	decides.
  * @ctx: the context.
  * @cls: the class: the kind's or one derived from it (NULL: the kind's).
  * @owner: the owning object, or NULL.
- * @arg: the kernel argument (args[0] of KDISPOSE_IOC_CREATE).
+ * @arg: the kernel argument (args[0] of KDISPOSE_IOC_CREATE), or the
+ *	export fd of an import.
+ * @import: KDISPOSE_IOC_IMPORT of the export fd @arg, not a create.
  * @init: the init hook, or NULL.
  * @init_arg: its argument.
  * @site: the constructor and its call site (file NULL: label with the
@@ -160,6 +197,7 @@ struct kd_kobj_desc {
 	const struct kd_class *cls;
 	struct kd_obj *owner;
 	uint64_t arg;
+	bool import;
 	kd_init_fn *init;
 	void *init_arg;
 	struct kd_site site;
@@ -186,29 +224,95 @@ static void kd_kobj_einval(const struct kd_kobj_desc *d)
 }
 
 /*
+ * KDISPOSE_IOC_IMPORT of the export fd d->arg with the parent and label of
+ * @c, whose handle gets the new handle. *@kind is the kind the caller
+ * asked for, or NULL to accept any: the kernel's query then tells which
+ * (-EMEDIUMTYPE, the new handle disposed, for a type without a class
+ * here). Return: 0 or -errno.
+ */
+static int kd_kobj_import(const struct kd_kobj_desc *d,
+			  struct kdispose_create *c,
+			  const struct kd_kind **kind)
+{
+	struct kdispose_import imp = {
+		.fd = (int)d->arg,
+		.type = *kind ? (*kind)->type : 0,
+		.parent = c->parent,
+	};
+	struct kdispose_query q = { 0 };
+	int ret;
+
+	memcpy(imp.label, c->label, sizeof(imp.label));
+	ret = __kd_sys_import(d->ctx->fd, &imp);
+	if (ret == -EINVAL)
+		__kd_check_failed(
+			&d->site, ret,
+			"fd %d is not an export fd of /dev/kdispose (see kd_export())",
+			imp.fd);
+	else if (ret == -EMEDIUMTYPE)
+		__kd_check_failed(
+			&d->site, ret,
+			"fd %d exports an object of another kind than class \"%s\"",
+			imp.fd, __kd_class_name(d->cls));
+	if (ret < 0)
+		return ret;
+	c->handle = imp.handle;
+	if (*kind)
+		return 0;
+	q.handle = imp.handle;
+	ret = __kd_sys_query(d->ctx->fd, &q);
+	if (!ret) {
+		*kind = kd_kind_of_type(q.type);
+		if (!*kind)
+			ret = -EMEDIUMTYPE;
+	}
+	if (ret < 0)
+		__kd_sys_dispose(d->ctx->fd, imp.handle);
+	return ret;
+}
+
+/*
  * Creates the kernel object, labelled with the call site, or with the
  * class name if there is none, runs the init hook and publishes the
  * library object. The owner's handle, if it has one, is the kernel parent
  * and stays acquired by the new handle.
+ *
+ * An import of any kind (@d->kind and @d->cls NULL) allocates the object
+ * before it knows the kind, as the first kind's, and gives it its kind's
+ * class once the kernel said which it is, before the object can be seen:
+ * every kind's class has the same size and depth (KD_KIND_DEFINE).
  */
 static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 {
 	const struct kd_kind *kind = d->kind;
-	const struct kd_class *cls = d->cls ? d->cls : kind->klass;
-	struct kdispose_create c = { .type = kind->type, .args = { d->arg } };
+	const struct kd_class *cls = d->cls;
+	struct kdispose_create c = { .args = { d->arg } };
 	struct kd_handle *parent = NULL;
 	struct kd_obj_priv *p, *op;
 	int ret;
 
 	/* A negative int converted to uint64_t is above INT_MAX. */
-	if (kind->fd_arg && d->arg > INT_MAX) {
+	if ((d->import || kind->fd_arg) && d->arg > INT_MAX) {
 		__kd_check_failed(&d->site, -EBADF,
 				  "fd %d is not a file descriptor",
 				  (int)d->arg);
 		ret = -EBADF;
 		goto err;
 	}
-	if (!__kd_class_derives(cls, kind->klass)) {
+	if (d->import && cls) {
+		kind = kd_kind_of_class(cls);
+		if (!kind) {
+			__kd_check_failed(
+				&d->site, -EINVAL,
+				"class \"%s\" derives from no kernel kind: import into kd_memory_class, kd_event_class or a class derived from one",
+				__kd_class_name(cls));
+			ret = -EINVAL;
+			goto err;
+		}
+	}
+	if (!cls)
+		cls = kind ? kind->klass : kd_kinds[0]->klass;
+	if (kind && !__kd_class_derives(cls, kind->klass)) {
 		__kd_check_failed(
 			&d->site, -EINVAL,
 			"class \"%s\" does not derive from \"%s\"%s",
@@ -232,15 +336,24 @@ static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 	}
 	if (d->site.file)
 		kd_label_call_site(c.label, d->site.file, d->site.line);
+	else if (!kind)
+		memcpy(c.label, "kd_import", sizeof("kd_import"));
 	else if (cls->name)
 		memcpy(c.label, cls->name,
 		       strnlen(cls->name, KDISPOSE_LABEL_LEN - 1));
-	ret = __kd_sys_create(d->ctx->fd, &c);
-	if (ret == -EINVAL)
-		kd_kobj_einval(d);
+	if (d->import) {
+		ret = kd_kobj_import(d, &c, &kind);
+	} else {
+		c.type = kind->type;
+		ret = __kd_sys_create(d->ctx->fd, &c);
+		if (ret == -EINVAL)
+			kd_kobj_einval(d);
+	}
 	if (ret < 0)
 		goto err_parent;
 
+	if (!d->cls)
+		kd_priv_obj(p)->klass = kind->klass;
 	p->kind = kind;
 	__kd_handle_init(&p->handle, d->ctx, c.handle, parent);
 	/* From here the kernel object and the parent go with @p. */
@@ -319,6 +432,51 @@ err:
 	}
 
 KD_KINDS(KD_KIND_NEW)
+
+/* The descriptor of a call to the import constructor @fn_. */
+#define KD_IMPORT_DESC(fn_, init_, init_arg_, file_, line_)               \
+	{                                                                 \
+		.ctx = ctx, .cls = cls, .owner = owner, .arg = fd,        \
+		.import = true, .init = (init_), .init_arg = (init_arg_), \
+		.site = {                                                 \
+			.fn = (fn_),                                      \
+			.file = (file_),                                  \
+			.line = (line_)                                   \
+		}                                                         \
+	}
+
+KD_EXPORT struct kd_obj *
+kd_import_full(struct kd_ctx *ctx, const struct kd_class *cls,
+	       struct kd_obj *owner, int fd, kd_init_fn *init, void *arg,
+	       const char *file, unsigned int line, int *err)
+{
+	const struct kd_kobj_desc d =
+		KD_IMPORT_DESC("kd_import_full", init, arg, file, line);
+
+	return kd_kobj_new(&d, err);
+}
+
+KD_EXPORT struct kd_obj *kd_import_at(struct kd_ctx *ctx,
+				      const struct kd_class *cls,
+				      struct kd_obj *owner, int fd,
+				      const char *file, unsigned int line,
+				      int *err)
+{
+	const struct kd_kobj_desc d =
+		KD_IMPORT_DESC("kd_import", NULL, NULL, file, line);
+
+	return kd_kobj_new(&d, err);
+}
+
+KD_EXPORT struct kd_obj *kd_import(struct kd_ctx *ctx,
+				   const struct kd_class *cls,
+				   struct kd_obj *owner, int fd, int *err)
+{
+	const struct kd_kobj_desc d =
+		KD_IMPORT_DESC("kd_import", NULL, NULL, NULL, 0);
+
+	return kd_kobj_new(&d, err);
+}
 
 /*
  * Return: @obj's private part with its handle acquired, or NULL and *err
@@ -533,4 +691,133 @@ KD_EXPORT struct kd_handle *kd_obj_handle(struct kd_obj *obj)
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 
 	return p && p->kind ? &p->handle : NULL;
+}
+
+/*
+ * kd_export() of @obj, which must be of @kind (NULL: any kind, which the
+ * kernel then checks).
+ */
+static int kd_kobj_export(struct kd_obj *obj, const struct kd_kind *kind,
+			  unsigned int flags, const char *fn)
+{
+	struct kdispose_export e = { 0 };
+	struct kd_obj_priv *p;
+	int fd, ret;
+
+	if (flags & ~(KD_EXPORT_NO_CLOEXEC | KD_EXPORT_NONBLOCK)) {
+		const struct kd_site site = { .fn = fn };
+
+		__kd_check_failed(&site, -EINVAL, "unknown flags %#x",
+				  flags & ~(KD_EXPORT_NO_CLOEXEC |
+					    KD_EXPORT_NONBLOCK));
+		return -EINVAL;
+	}
+	p = kd_kobj_acquire(obj, kind, &ret);
+	if (!p)
+		return ret;
+	e.handle = p->handle.value;
+	if (flags & KD_EXPORT_NO_CLOEXEC)
+		e.flags |= KDISPOSE_EXPORT_NO_CLOEXEC;
+	fd = __kd_sys_export(p->ctx->fd, &e);
+	kd_handle_release(&p->handle);
+	if (fd < 0 || !(flags & KD_EXPORT_NONBLOCK))
+		return fd;
+	/* A new file of its own: its status flags are this fd's alone. */
+	ret = fcntl(fd, F_GETFL);
+	if (ret < 0 || fcntl(fd, F_SETFL, ret | O_NONBLOCK) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+KD_EXPORT int kd_export(struct kd_obj *obj, unsigned int flags)
+{
+	return kd_kobj_export(obj, NULL, flags, "kd_export");
+}
+
+KD_EXPORT int kd_event_fd(struct kd_obj *event, unsigned int flags)
+{
+	return kd_kobj_export(event, &kd_event_kind, flags, "kd_event_fd");
+}
+
+/*
+ * KDISPOSE_IOC_WAIT on @events with @flags. Every event is acquired while
+ * its handle is read, then, as in kd_event_wait(), the wait holds the
+ * file instead, so that a dispose from another thread reaches the kernel
+ * and wakes it with EIDRM.
+ */
+static int kd_wait_many(struct kd_obj *const *events, unsigned int n,
+			uint64_t timeout_ns, uint32_t flags,
+			unsigned int *index, const char *fn)
+{
+	const struct kd_site site = { .fn = fn };
+	uint64_t handles[KDISPOSE_WAIT_MAX];
+	struct kdispose_wait w = {
+		.handles = (uintptr_t)handles,
+		.count = n,
+		.flags = flags,
+		.timeout_ns = timeout_ns,
+		.index = UINT32_MAX,
+	};
+	struct kd_ctx *ctx = NULL;
+	struct kd_obj_priv *p;
+	unsigned int i;
+	int ret;
+
+	if (!events) {
+		__kd_check_failed(&site, -EINVAL, "events is NULL");
+		return -EINVAL;
+	}
+	if (!n || n > KDISPOSE_WAIT_MAX) {
+		__kd_check_failed(&site, -EINVAL, "%u events: wait for 1 to %d",
+				  n, KDISPOSE_WAIT_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		p = kd_kobj_acquire(events[i], &kd_event_kind, &ret);
+		if (p && ctx && p->ctx != ctx) {
+			kd_handle_release(&p->handle);
+			p = NULL;
+			ret = -EINVAL;
+			__kd_check_failed(
+				&site, ret,
+				"events[%u] belongs to another context than events[0]",
+				i);
+		}
+		if (!p)
+			goto err_release;
+		ctx = p->ctx;
+		handles[i] = p->handle.value;
+	}
+	__kd_ctx_fd_get(ctx);
+	for (i = 0; i < n; i++)
+		kd_handle_release(&__kd_obj_priv(events[i])->handle);
+	ret = __kd_sys_wait(ctx->fd, &w);
+	__kd_ctx_fd_put(ctx);
+	/* The kernel writes @index only for the error of one handle. */
+	if (ret < 0 && w.index < n && index)
+		*index = w.index;
+	return ret;
+
+err_release:
+	if (index)
+		*index = i;
+	while (i--)
+		kd_handle_release(&__kd_obj_priv(events[i])->handle);
+	return ret;
+}
+
+KD_EXPORT int kd_wait_any(struct kd_obj *const *events, unsigned int n,
+			  uint64_t timeout_ns, unsigned int *index)
+{
+	return kd_wait_many(events, n, timeout_ns, 0, index, "kd_wait_any");
+}
+
+KD_EXPORT int kd_wait_all(struct kd_obj *const *events, unsigned int n,
+			  uint64_t timeout_ns, unsigned int *index)
+{
+	return kd_wait_many(events, n, timeout_ns, KDISPOSE_WAIT_ALL, index,
+			    "kd_wait_all");
 }

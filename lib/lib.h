@@ -281,5 +281,8 @@ int __kd_sys_dispose(int fd, uint64_t handle);
 int __kd_sys_dispose_batch(int fd, struct kdispose_dispose_batch *b);
 int __kd_sys_query(int fd, struct kdispose_query *q);
 int __kd_sys_op(int fd, struct kdispose_op *op);
+int __kd_sys_export(int fd, struct kdispose_export *e);
+int __kd_sys_import(int fd, struct kdispose_import *i);
+int __kd_sys_wait(int fd, struct kdispose_wait *w);
 
 #endif /* KD_LIB_H */

@@ -46,3 +46,18 @@ int __kd_sys_op(int fd, struct kdispose_op *op)
 {
 	return kd_ioctl(fd, KDISPOSE_IOC_OP, op);
 }
+
+int __kd_sys_export(int fd, struct kdispose_export *e)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_EXPORT, e);
+}
+
+int __kd_sys_import(int fd, struct kdispose_import *i)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_IMPORT, i);
+}
+
+int __kd_sys_wait(int fd, struct kdispose_wait *w)
+{
+	return kd_ioctl(fd, KDISPOSE_IOC_WAIT, w);
+}
