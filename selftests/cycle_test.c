@@ -39,7 +39,6 @@
 
 #include "kdispose_test.h"
 
-#define KD_T_REFCNT	"/sys/module/kdispose/refcnt"
 #define VHOST_NET_DEV	"/dev/vhost-net"
 
 /* The memory buffer the exiting child maps. */
@@ -499,34 +498,6 @@ TEST_F(allowed, pins)
 	EXPECT_EQ(1, kd_t_dispose(self->c.fd, h));
 }
 
-/* /sys/module/kdispose/refcnt. Return: the count, or -errno. */
-static long module_refcnt(void)
-{
-	char buf[32];
-	int ret = kd_t_read_file(KD_T_REFCNT, buf, sizeof(buf));
-
-	return ret < 0 ? ret : strtol(buf, NULL, 10);
-}
-
-/*
- * Poll the module's reference count until it is @want, for at most @ms
- * milliseconds: a file's last fput puts its module reference after the
- * release hook that settles the counters.
- * Return: the last count read, or -errno.
- */
-static long module_refcnt_wait(long want, int ms)
-{
-	__u64 deadline = kd_t_now_ns() + ms * 1000000ULL;
-	long now;
-
-	for (;;) {
-		now = module_refcnt();
-		if (now == want || now < 0 || kd_t_now_ns() > deadline)
-			return now;
-		usleep(10000);
-	}
-}
-
 /* What the exiting child tells the test. */
 struct child_report {
 	char why[200];		/* the child's setup failure, if any */
@@ -566,9 +537,9 @@ FIXTURE_SETUP(exit)
 	self->rep = mmap(NULL, sizeof(*self->rep), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->rep);
-	self->refcnt = module_refcnt();
-	ASSERT_LE(0, self->refcnt) TH_LOG("read %s: %s", KD_T_REFCNT,
-					  strerror(-self->refcnt));
+	self->refcnt = kd_t_module_refcnt();
+	ASSERT_LE(0, self->refcnt)
+		TH_LOG("read the module refcnt: %s", strerror(-self->refcnt));
 	KD_T_ASSERT_COUNTERS(self->start);
 }
 
@@ -651,7 +622,8 @@ TEST_F(exit, cycle_released_at_exit)
 		TH_LOG("%llu objects outlive their process in a %s cycle",
 		       after.row[KD_T_ALL].live -
 		       self->start.row[KD_T_ALL].live, variant->what);
-	refcnt = module_refcnt_wait(self->refcnt, ret ? 0 : CYCLE_WAIT_MS);
+	refcnt = kd_t_module_refcnt_wait(self->refcnt,
+					 ret ? 0 : CYCLE_WAIT_MS);
 	EXPECT_EQ(self->refcnt, refcnt)
 		TH_LOG("the module keeps %ld references more than before",
 		       refcnt - self->refcnt);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz_test: a seeded random sequence of every ioctl, the io_uring command
- * and mmap/munmap of /dev/kdispose, from several threads and forked
+ * and mmap/munmap of /dev/kdispose, export fds passed to imports (with
+ * pipes, device files and closed fds among them), from several threads and
+ * forked
  * children at once, with valid, stale (disposed), foreign (another file's)
  * and garbage arguments: random types, flags, parents and labels; struct
  * sizes other than the ABI's (_IOC size), shorter, or longer with a zero or
@@ -14,8 +16,8 @@
  * and each success is checked for what it returned. At the end every file
  * is closed and the module counters of the run must balance: created ==
  * disposed + finalized, nothing live, everything released; every create
- * that returned 0 is counted as created (exactly, unless a child was
- * killed mid-call) and no dispose that returned 1 went unaccounted
+ * or import that returned 0 is counted as created (exactly, unless a child
+ * was killed mid-call) and no dispose that returned 1 went unaccounted
  * (disposed >= the dispose results of 1: an object disposed twice would
  * break it). Crashes, hangs and splats are what the kernel side adds.
  *
@@ -54,6 +56,15 @@
 #define CHILD_OPS	150
 #define FORK_EVERY	400
 
+/*
+ * Export fds each process keeps for imports (a forked child has copies of
+ * its parent's, and adds its own).
+ */
+#define NEXPORTS	16
+
+/* Buffers and events (and events alone) each thread made recently. */
+#define NRECENT		8
+
 /* A thread's own mappings of memory buffers. */
 #define MAX_MAPS	8
 
@@ -78,6 +89,9 @@ enum fz_op {
 	FZ_RAW,
 	FZ_REOPEN,
 	FZ_FORK,
+	FZ_EXPORT,
+	FZ_IMPORT,
+	FZ_WAIT,
 	FZ_NR_OPS,
 };
 
@@ -90,8 +104,11 @@ struct fz_shared {
 	atomic_ulong child_ops;		/* of which by forked children */
 	atomic_ulong per_op[FZ_NR_OPS];
 	atomic_ulong create_calls;	/* calls that could have created */
-	atomic_ulong created;		/* creates that returned 0 */
+	atomic_ulong created;		/* creates and imports that returned 0 */
 	atomic_ulong disposed;		/* dispose results of 1 */
+	atomic_ulong exported;		/* exports that gave an fd */
+	atomic_ulong imported;		/* imports that gave a handle */
+	atomic_ulong waited;		/* waits that returned an event */
 	atomic_ulong forks;
 	atomic_ulong kills;
 	atomic_ulong errors;		/* results the UAPI does not allow */
@@ -111,6 +128,7 @@ static long fz_page;
 static char *fz_none;			/* an unmapped (PROT_NONE) page */
 static char *fz_rdonly;			/* a read-only page of zeros */
 static atomic_bool fz_stop;
+static atomic_int fz_exports[NEXPORTS];	/* this process' export fds, or -1 */
 
 struct fz_thread {
 	pthread_t tid;
@@ -129,6 +147,11 @@ struct fz_thread {
 	__u64 last;			/* the last handle this thread made */
 	int last_file;
 	unsigned long since_fork;
+	struct fz_recent {
+		__u64 handle;
+		int file;
+	} shareable[NRECENT], events[NRECENT];	/* rings, for exports, waits */
+	unsigned int nshareable, nevents;	/* entries written, ever */
 };
 
 /* splitmix64: small, fast and good enough to pick arguments. */
@@ -174,11 +197,21 @@ static bool errno_ok(enum fz_op op, int err)
 	case EIDRM:
 		return op != FZ_DISPOSE;
 	case EMFILE:
-		return op == FZ_CREATE || op == FZ_OP || op == FZ_RAW;
-	case EDQUOT: case ENOSPC: case EMLINK: case ELOOP: case EBADF:
+		return op == FZ_CREATE || op == FZ_OP || op == FZ_RAW ||
+		       op == FZ_EXPORT || op == FZ_IMPORT;
+	case EDQUOT:
+		return op == FZ_CREATE || op == FZ_RAW || op == FZ_EXPORT ||
+		       op == FZ_IMPORT;
+	case ENOSPC: case EMLINK: case EBADF:
+		return op == FZ_CREATE || op == FZ_RAW || op == FZ_IMPORT;
+	case ELOOP:
 		return op == FZ_CREATE || op == FZ_RAW;
-	case EOPNOTSUPP: case ETIMEDOUT:
-		return op == FZ_OP || op == FZ_RAW;
+	case EOPNOTSUPP:
+		return op == FZ_OP || op == FZ_RAW || op == FZ_EXPORT;
+	case ETIMEDOUT:
+		return op == FZ_OP || op == FZ_RAW || op == FZ_WAIT;
+	case EMEDIUMTYPE:
+		return op == FZ_IMPORT || op == FZ_RAW;
 	default:
 		return false;
 	}
@@ -329,6 +362,13 @@ static void fz_create(struct fz_thread *t)
 		if (!c.handle)
 			fz_error(t, "create (handle 0)", ret);
 		pool_put(t, file, c.handle);
+		if (c.type == KDISPOSE_TYPE_MEMORY ||
+		    c.type == KDISPOSE_TYPE_EVENT)
+			t->shareable[t->nshareable++ % NRECENT] =
+				(struct fz_recent){ c.handle, file };
+		if (c.type == KDISPOSE_TYPE_EVENT)
+			t->events[t->nevents++ % NRECENT] =
+				(struct fz_recent){ c.handle, file };
 	} else if (ret > 0 || !errno_ok(FZ_CREATE, -ret)) {
 		fz_error(t, "create", ret);
 	}
@@ -590,13 +630,14 @@ static void fz_munmap(struct fz_thread *t)
 static void fz_raw(struct fz_thread *t)
 {
 	int file, fd = pick_file(t, &file);
-	unsigned int nr = below(t, 8), i;
+	unsigned int nr = below(t, _IOC_NR(KDISPOSE_IOC_WAIT) + 1), i;
 	unsigned int type = chance(t, 90) ? KDISPOSE_IOC_MAGIC : below(t, 256);
 	unsigned int size = below(t, 160);
 	unsigned int dir = below(t, 4);
 	unsigned long cmd = _IOC(dir, type, nr, size);
 	struct kdispose_dispose_batch *b = (void *)t->arg;
 	struct kdispose_op *o = (void *)t->arg;
+	struct kdispose_wait *w = (void *)t->arg;
 	bool ours = type == KDISPOSE_IOC_MAGIC;
 	long ret;
 
@@ -608,7 +649,10 @@ static void fz_raw(struct fz_thread *t)
 		o->args[0] = below(t, 1000000);	/* a wait is short */
 	if (ours && nr == _IOC_NR(KDISPOSE_IOC_DISPOSE_BATCH))
 		b->count = below(t, 8);
-	if (ours && nr == _IOC_NR(KDISPOSE_IOC_CREATE))
+	if (ours && nr == _IOC_NR(KDISPOSE_IOC_WAIT))
+		w->timeout_ns = below(t, 1000000);	/* a wait is short */
+	if (ours && (nr == _IOC_NR(KDISPOSE_IOC_CREATE) ||
+		     nr == _IOC_NR(KDISPOSE_IOC_IMPORT)))
 		atomic_fetch_add(&fz->create_calls, 1);
 	if (chance(t, 10))
 		fd = fz_null;
@@ -623,7 +667,8 @@ static void fz_raw(struct fz_thread *t)
 			fz_error(t, "raw ioctl", ret);
 		return;
 	}
-	if (nr == _IOC_NR(KDISPOSE_IOC_CREATE))
+	if (nr == _IOC_NR(KDISPOSE_IOC_CREATE) ||
+	    nr == _IOC_NR(KDISPOSE_IOC_IMPORT))
 		atomic_fetch_add(&fz->created, 1);
 	else if (nr == _IOC_NR(KDISPOSE_IOC_DISPOSE) && ret == 1)
 		atomic_fetch_add(&fz->disposed, 1);
@@ -631,6 +676,209 @@ static void fz_raw(struct fz_thread *t)
 		atomic_fetch_add(&fz->disposed, b->ndisposed);
 	else if (nr == _IOC_NR(KDISPOSE_IOC_OP) && ret > 0)
 		close((int)ret);	/* FILE_INSTALL's new fd */
+	else if (nr == _IOC_NR(KDISPOSE_IOC_EXPORT))
+		close((int)ret);	/* the export fd */
+}
+
+/* Keep export fd @efd for imports, in place of an older one. */
+static void exports_put(struct fz_thread *t, int efd)
+{
+	int old = atomic_exchange(&fz_exports[below(t, NEXPORTS)], efd);
+
+	if (old >= 0)
+		close(old);
+}
+
+/* Close this process' export fds. */
+static void exports_close(void)
+{
+	unsigned int i;
+	int old;
+
+	for (i = 0; i < NEXPORTS; i++) {
+		old = atomic_exchange(&fz_exports[i], -1);
+		if (old >= 0)
+			close(old);
+	}
+}
+
+/* One of the @n entries of ring @ring written ever, or NULL. */
+static const struct fz_recent *pick_recent(struct fz_thread *t,
+					   const struct fz_recent *ring,
+					   unsigned int n)
+{
+	if (!n)
+		return NULL;
+	return &ring[below(t, n < NRECENT ? n : NRECENT)];
+}
+
+/*
+ * Export a handle: mostly a buffer or an event this thread made (it may
+ * have been disposed since), else one seen recently (of this file or
+ * another, of any type), with valid flags; the new fd must be
+ * close-on-exec unless asked otherwise.
+ */
+static void fz_export(struct fz_thread *t)
+{
+	const struct fz_recent *r = pick_recent(t, t->shareable,
+						t->nshareable);
+	struct kdispose_export e = { 0 };
+	int file, fd = pick_file(t, &file), fdflags;
+	long ret;
+
+	e.handle = pick_handle(t, file);
+	if (r && chance(t, 70)) {
+		file = r->file;
+		fd = fz_files[file];
+		e.handle = r->handle;
+	}
+	if (chance(t, 94))
+		e.flags = chance(t, 50) ? KDISPOSE_EXPORT_NO_CLOEXEC : 0;
+	else
+		e.flags = rnd(t);
+	if (chance(t, 4))
+		e.pad = rnd(t);
+	ret = fz_ioctl(t, fd, KDISPOSE_IOC_EXPORT, &e, sizeof(e));
+	if (ret < 0) {
+		if (!errno_ok(FZ_EXPORT, -ret))
+			fz_error(t, "export", ret);
+		return;
+	}
+	fdflags = fcntl((int)ret, F_GETFD);
+	if (e.flags & ~KDISPOSE_EXPORT_NO_CLOEXEC || e.pad)
+		fz_error(t, "export (flags or pad not zero)", ret);
+	else if (fdflags < 0 ||
+		 !(fdflags & FD_CLOEXEC) != !!(e.flags &
+					       KDISPOSE_EXPORT_NO_CLOEXEC))
+		fz_error(t, "export (FD_CLOEXEC not as asked)", fdflags);
+	atomic_fetch_add(&fz->exported, 1);
+	exports_put(t, (int)ret);
+}
+
+/*
+ * An fd to import: mostly an export fd of this process (possibly closed
+ * meanwhile, its number possibly reused), else something that is not one:
+ * a device file, a pipe, /dev/null, any small fd number.
+ */
+static int pick_efd(struct fz_thread *t)
+{
+	unsigned int r = below(t, 100);
+
+	if (r < 72)
+		return atomic_load(&fz_exports[below(t, NEXPORTS)]);
+	if (r < 80)
+		return fz_files[below(t, NFILES)];
+	if (r < 88)
+		return fz_pipe[below(t, 2)];
+	if (r < 93)
+		return fz_null;
+	return (int)below(t, 64) - 1;
+}
+
+/*
+ * Import into a shared file, as any type or a random one, mostly without a
+ * parent. A new handle asked as a type must be of that type when its own
+ * label still shows it is the one imported (another thread may have
+ * replaced the file since).
+ */
+static void fz_import(struct fz_thread *t)
+{
+	struct kdispose_import im = { 0 };
+	int file, fd = pick_file(t, &file);
+	struct kdispose_query q;
+	unsigned int i;
+	long ret;
+
+	im.fd = pick_efd(t);
+	im.type = chance(t, 50) ? 0 : chance(t, 90) ? 1 + below(t, 5) :
+						    (__u32)rnd(t);
+	im.parent = chance(t, 60) ? 0 : pick_handle(t, file);
+	if (chance(t, 3))
+		im.flags = rnd(t);
+	if (chance(t, 3))
+		im.pad = rnd(t);
+	memcpy(im.label, "imp", 3);
+	for (i = 3; i < sizeof(im.label) - 1; i++)
+		im.label[i] = 'a' + below(t, 26);
+
+	atomic_fetch_add(&fz->create_calls, 1);
+	ret = fz_ioctl(t, fd, KDISPOSE_IOC_IMPORT, &im, sizeof(im));
+	if (ret != 0) {
+		if (ret > 0 || !errno_ok(FZ_IMPORT, -ret))
+			fz_error(t, "import", ret);
+		return;
+	}
+	atomic_fetch_add(&fz->created, 1);
+	atomic_fetch_add(&fz->imported, 1);
+	if (!im.handle)
+		fz_error(t, "import (handle 0)", ret);
+	else if (im.flags || im.pad)
+		fz_error(t, "import (flags or pad not zero)", ret);
+	pool_put(t, file, im.handle);
+	if (im.type && !kd_t_query(fd, im.handle, &q) &&
+	    !strncmp(q.label, im.label, sizeof(q.label)) &&
+	    q.type != im.type)
+		fz_error(t, "import (not of the type asked)", q.type);
+}
+
+/*
+ * Wait for any or all of a few handles, for at most a millisecond: mostly
+ * events this thread made in one file (created signaled half the time,
+ * possibly disposed since), else handles seen recently. The result must be
+ * an index of the array (any) or 0 (all).
+ */
+static void fz_wait(struct fz_thread *t)
+{
+	const struct fz_recent *r = pick_recent(t, t->events, t->nevents);
+	__u64 handles[KDISPOSE_WAIT_MAX + 8];
+	struct kdispose_wait w = { 0 };
+	int file, fd = pick_file(t, &file);
+	unsigned int i, j, n = 1 + below(t, 8);
+	long ret;
+
+	if (chance(t, 5))
+		n = below(t, ARRAY_SIZE(handles) + 1);
+	if (r && chance(t, 60)) {
+		file = r->file;
+		fd = fz_files[file];
+	}
+	for (i = 0; i < n; i++) {
+		handles[i] = pick_handle(t, file);
+		if (!r || chance(t, 5))
+			continue;
+		/* An event of this file, if the ring has one. */
+		for (j = 0; j < NRECENT && j < t->nevents; j++) {
+			r = pick_recent(t, t->events, t->nevents);
+			if (r->file == file) {
+				handles[i] = r->handle;
+				break;
+			}
+		}
+	}
+	w.handles = chance(t, 95) ? (uintptr_t)handles :
+				    (uintptr_t)bad_pointer(t);
+	w.count = n;
+	if (chance(t, 94))
+		w.flags = chance(t, 30) ? KDISPOSE_WAIT_ALL : 0;
+	else
+		w.flags = rnd(t);
+	w.timeout_ns = chance(t, 30) ? 0 : below(t, 1000000);
+	if (chance(t, 3))
+		w.pad = rnd(t);
+
+	ret = fz_ioctl(t, fd, KDISPOSE_IOC_WAIT, &w, sizeof(w));
+	if (ret < 0) {
+		if (!errno_ok(FZ_WAIT, -ret))
+			fz_error(t, "wait", ret);
+		return;
+	}
+	if (!n || n > KDISPOSE_WAIT_MAX || w.pad ||
+	    w.flags & ~KDISPOSE_WAIT_ALL)
+		fz_error(t, "wait (bad count, flags or pad)", ret);
+	else if (w.flags & KDISPOSE_WAIT_ALL ? ret != 0 : ret >= n)
+		fz_error(t, "wait (not an index of the array)", ret);
+	else
+		atomic_fetch_add(&fz->waited, 1);
 }
 
 /* Replace a shared file under the other threads: the old one finalizes. */
@@ -705,6 +953,9 @@ static const struct {
 	[FZ_RAW] = { "raw-ioctl", 10, fz_raw },
 	[FZ_REOPEN] = { "reopen", 1, fz_reopen },
 	[FZ_FORK] = { "fork", 1, fz_fork },
+	[FZ_EXPORT] = { "export", 4, fz_export },
+	[FZ_IMPORT] = { "import", 6, fz_import },
+	[FZ_WAIT] = { "wait", 4, fz_wait },
 };
 
 static enum fz_op pick_op(struct fz_thread *t)
@@ -796,6 +1047,8 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_EQ(0, pipe2(fz_pipe, O_CLOEXEC));
 	fz_null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fz_null);
+	for (i = 0; i < NEXPORTS; i++)
+		atomic_store(&fz_exports[i], -1);
 	ASSERT_EQ(0, kd_t_param_set_u64(&self->max_objects, "max_objects",
 					RUN_MAX_OBJECTS));
 	ASSERT_EQ(0, kd_t_param_set_u64(&self->max_bytes, "max_bytes",
@@ -884,6 +1137,7 @@ TEST_F_TIMEOUT(fuzz, random_calls, 6 * 3600)
 		usleep(100000);
 	}
 
+	exports_close();
 	for (i = 0; i < NFILES; i++)
 		EXPECT_EQ(0, close(fz_files[i]));
 	close(fz_pipe[0]);
@@ -902,6 +1156,9 @@ TEST_F_TIMEOUT(fuzz, random_calls, 6 * 3600)
 	for (op = 0; op < FZ_NR_OPS; op++)
 		ksft_print_msg("  %-10s %lu\n", fz_ops[op].name,
 			       atomic_load(&fz->per_op[op]));
+	ksft_print_msg("sharing: %lu export fds, %lu imported handles, %lu waits that found an event\n",
+		       atomic_load(&fz->exported), atomic_load(&fz->imported),
+		       atomic_load(&fz->waited));
 	/* The harness ends the test with _exit(): flush what it printed. */
 	fflush(stdout);
 

@@ -215,6 +215,64 @@ static inline int kd_t_token_set(int fd, __u64 handle, __u64 value)
 }
 
 /*
+ * kd_t_export() - KDISPOSE_IOC_EXPORT of @handle with KDISPOSE_EXPORT_*
+ * @flags, pad 0.
+ * Return: the new export fd, or -errno.
+ */
+static inline int kd_t_export(int fd, __u64 handle, __u32 flags)
+{
+	struct kdispose_export e = { .handle = handle, .flags = flags };
+
+	return kd_t_ioctl(fd, KDISPOSE_IOC_EXPORT, &e);
+}
+
+/*
+ * kd_t_import() - KDISPOSE_IOC_IMPORT of export fd @efd into @fd's table,
+ * as @type (0: any) under @parent (0: none), labelled @label (may be NULL),
+ * flags and pad 0. On success *@handle is the new handle; on failure it is
+ * left alone.
+ * Return: 0 or -errno.
+ */
+static inline int kd_t_import(int fd, int efd, __u32 type, __u64 parent,
+			      const char *label, __u64 *handle)
+{
+	struct kdispose_import im = {
+		.fd = efd, .type = type, .parent = parent,
+	};
+	int ret;
+
+	if (label)
+		memcpy(im.label, label, strnlen(label, sizeof(im.label)));
+	ret = kd_t_ioctl(fd, KDISPOSE_IOC_IMPORT, &im);
+	if (ret == 0)
+		*handle = im.handle;
+	return ret;
+}
+
+/*
+ * kd_t_wait() - KDISPOSE_IOC_WAIT on @count handles at @handles with
+ * KDISPOSE_WAIT_* @flags, at most @timeout_ns. *@index (may be NULL) gets
+ * the struct's index after the call: KD_T_UNTOUCHED if the kernel did not
+ * write it.
+ * Return: the call's result (an index, or 0) or -errno.
+ */
+static inline int kd_t_wait(int fd, const __u64 *handles, __u32 count,
+			    __u32 flags, __u64 timeout_ns, __u32 *index)
+{
+	struct kdispose_wait w = {
+		.handles = (uintptr_t)handles, .count = count,
+		.flags = flags, .timeout_ns = timeout_ns,
+		.index = (__u32)KD_T_UNTOUCHED,
+	};
+	int ret;
+
+	ret = kd_t_ioctl(fd, KDISPOSE_IOC_WAIT, &w);
+	if (index)
+		*index = w.index;
+	return ret;
+}
+
+/*
  * kd_t_scaled() - @n, or a tenth of it (at least 1) when KDISPOSE_SLOW is
  * set: a debug kernel (KASAN, lockdep) under emulation runs about ten times
  * slower, and the runner gives each program ten times the timeout.
@@ -743,6 +801,161 @@ static inline int kd_t_kmsg_count(int fd, const char *needle,
 		rec[n] = '\0';
 		if (strstr(rec, needle) && (!needle2 || strstr(rec, needle2)))
 			count++;
+	}
+}
+
+/* /sys/module/kdispose/refcnt. Return: the count, or -errno. */
+static inline long kd_t_module_refcnt(void)
+{
+	char buf[32];
+	int ret = kd_t_read_file("/sys/module/kdispose/refcnt", buf,
+				 sizeof(buf));
+
+	return ret < 0 ? ret : strtol(buf, NULL, 10);
+}
+
+/*
+ * kd_t_module_refcnt_wait() - poll the module's reference count until it
+ * is @want, for at most @ms milliseconds: a file's last fput puts its
+ * module reference after the release hook that settles the counters.
+ * Return: the last count read, or -errno.
+ */
+static inline long kd_t_module_refcnt_wait(long want, int ms)
+{
+	uint64_t deadline = kd_t_now_ns() + ms * 1000000ULL;
+	long now;
+
+	for (;;) {
+		now = kd_t_module_refcnt();
+		if (now == want || now < 0 || kd_t_now_ns() > deadline)
+			return now;
+		usleep(10000);
+	}
+}
+
+/*
+ * The end of a shared object: the tracepoint kdispose:kdispose_share_end
+ * fires once per exported object, when its last name (a handle in any
+ * table, or an export fd) goes, with the object's kind and the disposing
+ * flag of that last name. kd_t_ends_start() clears the trace buffer and
+ * enables that event alone (no filter: the harness runs one test at a
+ * time and nothing else uses the device); kd_t_ends_parse() counts the
+ * events in trace output.
+ */
+#define KD_T_TRACEFS	"/sys/kernel/tracing/"
+#define KD_T_SHARE_END	"events/kdispose/kdispose_share_end/"
+
+/* Write @value to tracefs file @file, truncating it. Return: 0 or -errno. */
+static inline int kd_t_trace_write(const char *file, const char *value)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KD_T_TRACEFS "%s", file);
+	/* O_TRUNC: opening "trace" so is what clears the buffer. */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* Ends seen in trace output. */
+struct kd_t_ends {
+	int n;			/* events */
+	int disposing;		/* of which with disposing=1 */
+	int memory;		/* of which of kind=memory */
+	int event;		/* of which of kind=event */
+};
+
+/* Return: 0, or -ENOENT when the kernel has no such event. */
+static inline int kd_t_ends_start(void)
+{
+	int ret;
+
+	if (access(KD_T_TRACEFS KD_T_SHARE_END "enable", F_OK))
+		return -ENOENT;
+	ret = kd_t_trace_write(KD_T_SHARE_END "enable", "0");
+	if (!ret)
+		ret = kd_t_trace_write(KD_T_SHARE_END "filter", "0");
+	if (!ret)
+		ret = kd_t_trace_write("trace", "");
+	if (!ret)
+		ret = kd_t_trace_write(KD_T_SHARE_END "enable", "1");
+	return ret;
+}
+
+static inline int kd_t_ends_stop(void)
+{
+	return kd_t_trace_write(KD_T_SHARE_END "enable", "0");
+}
+
+/*
+ * kd_t_ends_parse() - add the kdispose_share_end events of the complete
+ * lines of @buf (NUL-terminated, modified) to *@e.
+ * Return: the length of the complete lines (what follows the last newline
+ * is left for the next chunk of a stream).
+ */
+static inline size_t kd_t_ends_parse(char *buf, struct kd_t_ends *e)
+{
+	char *line = buf, *nl, *p;
+
+	while ((nl = strchr(line, '\n'))) {
+		*nl = '\0';
+		if (line[0] != '#' && strstr(line, " kdispose_share_end: ")) {
+			e->n++;
+			p = strstr(line, "disposing=");
+			e->disposing += p && p[10] == '1';
+			p = strstr(line, "kind=");
+			e->memory += p && !strncmp(p + 5, "memory", 6);
+			e->event += p && !strncmp(p + 5, "event", 5);
+		}
+		line = nl + 1;
+	}
+	return line - buf;
+}
+
+/*
+ * kd_t_ends_read() - the events in the trace buffer now (it is not
+ * consumed).
+ * Return: 0 or -errno.
+ */
+static inline int kd_t_ends_read(struct kd_t_ends *e)
+{
+	size_t size = 1 << 20;
+	char *buf = malloc(size);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	ret = kd_t_read_file(KD_T_TRACEFS "trace", buf, size);
+	if (ret >= 0) {
+		kd_t_ends_parse(buf, e);
+		ret = 0;
+	}
+	free(buf);
+	return ret;
+}
+
+/*
+ * kd_t_ends_wait() - read the events until there are at least @want, for
+ * at most @ms milliseconds (the last name of an object can be dropped by
+ * a file's release, which may run a little later).
+ * Return: 0 (*@e holds the last read, possibly fewer) or -errno.
+ */
+static inline int kd_t_ends_wait(struct kd_t_ends *e, int want, int ms)
+{
+	uint64_t deadline = kd_t_now_ns() + ms * 1000000ULL;
+	int ret;
+
+	for (;;) {
+		ret = kd_t_ends_read(e);
+		if (ret || e->n >= want || kd_t_now_ns() >= deadline)
+			return ret;
+		usleep(10000);
 	}
 }
 

@@ -33,6 +33,12 @@
  * pinning a mode-0600 file or holding token values (B) on the same CPU,
  * all of them with the same handle.
  *
+ * The share test races imports in threads and other processes with the
+ * dispose of the exported handles, the close of their table and the close
+ * of the export fds (see "The share test" below): an import must name the
+ * object exported, in the importer's own table, and each object must end
+ * exactly once.
+ *
  * Each test runs for KDISPOSE_RACE_SECS seconds (default XR_SECS, a tenth
  * under KDISPOSE_SLOW) or until its first failure, and prints how many
  * rounds it ran and how long the failure took to come.
@@ -44,7 +50,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kdispose_test.h"
@@ -80,8 +88,8 @@
 #define XR_PAUSE_US	20
 
 /*
- * Default time budget of one test, in seconds: the nine of them must fit in
- * the 120 s that selftests/settings gives a program.
+ * Default time budget of one test, in seconds: the ten of them must fit in
+ * the 180 s that selftests/settings gives a program.
  */
 #define XR_SECS		10
 
@@ -1335,6 +1343,465 @@ TEST_F_TIMEOUT(attack, nobody_gets_only_its_own_objects, 600)
 			  .finalized = XR_ATTACK_FILES * self->root.rounds,
 			  .released = XR_ATTACK_FILES * (a->x.rounds +
 							 self->root.rounds));
+}
+
+/*
+ * The share test: imports racing with the dispose of the exported handle,
+ * the close of its table and the close of the export fd, in threads of
+ * this process and in other processes.
+ *
+ * Each round the churner opens a fresh table A with XS_OBJS one-page
+ * buffers tagged (A, round, i), exports each and puts the export fds at
+ * XS_EFD + i; pause; then it removes A's names in one of four orders
+ * (dispose A's handles or close A, before or after closing the export
+ * fds), with pauses between. Importers keep a fresh table of their own
+ * (closed, finalizing what it holds, every XS_HELD imports), import an
+ * export fd picked at random and check what they got: the handle is their
+ * import (its label) and names the object exported (its tag, of a round
+ * that was on the fd during the call), and it works until they dispose it
+ * (1) or close its table. The thread importers use the churner's fds;
+ * the process importers take their own copy of the fd with pidfd_getfd()
+ * and close it after the import, so that the export file's last close,
+ * and the object's end, may happen in another process. Every importer
+ * table's first handles have the same values, with the same memory
+ * behind them from one table to the next: a handle that reached another
+ * table's object would show its label or tag.
+ *
+ * Exactly once: the main thread counts the kdispose_share_end events as
+ * they come (trace_pipe): never more than the objects made so far, and in
+ * the end exactly one per object; the counters add up to every create
+ * and import, every dispose that returned 1, every handle finalized.
+ */
+#define XS_EFD		700	/* the current round's export fds: XS_EFD + i */
+#define XS_OBJS		4	/* objects (and export fds) per round */
+#define XS_THREADS	4	/* importer threads of this process */
+#define XS_PINNED	2	/* of which on the churner's CPU */
+#define XS_PROCS	2	/* importer processes */
+#define XS_HELD		8	/* imports per importer table */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd	438
+#endif
+
+/* What the churner, the importers (threads and processes) share. */
+struct xs_race {
+	struct xr_race x;	/* rounds, failure, lookups (imports tried) */
+	atomic_long imports;	/* imports that returned 0 */
+	atomic_long proc_imports;	/* ... of which by the processes */
+	atomic_long disposed;	/* importers' disposes (all returned 1) */
+	long a_disposed;	/* churner: A's handles disposed */
+	long a_finalized;	/* ... and finalized by A's close */
+};
+
+/* One importer, a thread or a process. */
+struct xs_importer {
+	struct xs_race *s;
+	unsigned int id;
+	int cpu;		/* where it runs, or -1 */
+	unsigned int seed;
+	int pidfd;		/* a process: the test's pidfd; a thread: -1 */
+	unsigned int seq;	/* its imports, for their labels */
+	int fd;			/* its table, or -1 */
+	unsigned int held;	/* imports into it */
+};
+
+/* Close the current round's export fds (some may be closed already). */
+static void xs_close_efds(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < XS_OBJS; i++)
+		close(XS_EFD + i);
+}
+
+/*
+ * A's names of round @round go in the order @round picks; pauses between
+ * the steps let importers run into each.
+ */
+static int xs_remove_a(struct xs_race *s, int fa, unsigned int round)
+{
+	struct xr_race *x = &s->x;
+	unsigned int order = round % 4;
+	int i, ret;
+
+	if (order & 1) {
+		xs_close_efds();
+		usleep(XR_PAUSE_US);
+	}
+	if (order & 2) {
+		close(fa);
+		s->a_finalized += XS_OBJS;
+	} else {
+		for (i = XS_OBJS - 1; i >= 0; i--) {
+			ret = kd_t_dispose(fa, xr_handle(i));
+			if (ret != 1) {
+				xr_fail(x, "round %u: dispose of A's buffer %d returned %d",
+					round, i, ret);
+				close(fa);
+				return -1;
+			}
+			s->a_disposed++;
+		}
+		usleep(XR_PAUSE_US);
+		close(fa);
+	}
+	if (!(order & 1)) {
+		usleep(XR_PAUSE_US);
+		xs_close_efds();
+	}
+	return 0;
+}
+
+/* One round of the churner's. Return: 0 or -1. */
+static int xs_round(struct xs_race *s, unsigned int round)
+{
+	struct xr_race *x = &s->x;
+	int fa, efd[XS_OBJS], i, n;
+
+	fa = kd_t_open();
+	if (fa < 0) {
+		xr_fail(x, "open A: %s", strerror(-fa));
+		return -1;
+	}
+	if (xr_create_all(x, fa, XR_ROLE_A, round, 0)) {
+		close(fa);
+		return -1;
+	}
+	for (n = 0; n < XS_OBJS; n++) {
+		efd[n] = kd_t_export(fa, xr_handle(n), 0);
+		if (efd[n] < 0) {
+			xr_fail(x, "round %u: export of A's buffer %d: %s",
+				round, n, strerror(-efd[n]));
+			break;
+		}
+	}
+	if (n == XS_OBJS) {
+		/* Before the fds change: a reader's round after is >= this. */
+		atomic_store(&x->round, round);
+		for (i = 0; i < XS_OBJS; i++) {
+			if (dup2(efd[i], XS_EFD + i) != XS_EFD + i) {
+				xr_fail(x, "dup2: %s", strerror(errno));
+				break;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		close(efd[i]);
+	if (x->failed) {
+		xs_close_efds();
+		close(fa);
+		return -1;
+	}
+	usleep(XR_PAUSE_US);
+	return xs_remove_a(s, fa, round);
+}
+
+static void *xs_churner(void *arg)
+{
+	struct xs_race *s = arg;
+	struct xr_race *x = &s->x;
+
+	xr_pin(0);
+	while (!atomic_load(&x->stop)) {
+		if (xs_round(s, x->rounds + 1))
+			break;
+		x->rounds++;
+		xr_check_counters(x);
+	}
+	return NULL;
+}
+
+/*
+ * One import by @im of export fd i of the current round, checked; then the
+ * new handle is disposed, or kept until the table is closed.
+ */
+static void xs_import_one(struct xs_importer *im)
+{
+	struct xs_race *s = im->s;
+	struct xr_race *x = &s->x;
+	unsigned int i = rand_r(&im->seed) % XS_OBJS, r0, r1;
+	__u32 type = rand_r(&im->seed) % 2 ? KDISPOSE_TYPE_MEMORY : 0;
+	char label[KDISPOSE_LABEL_LEN], name[64];
+	struct kdispose_query q;
+	__u64 h, v = 0, args[4] = { 0, sizeof(v), (uintptr_t)&v };
+	int efd = XS_EFD + i, ret;
+
+	if (im->fd < 0 || im->held == XS_HELD) {
+		/* Its handles still live are finalized here. */
+		if (im->fd >= 0)
+			close(im->fd);
+		im->fd = kd_t_open();
+		im->held = 0;
+		if (im->fd < 0) {
+			xr_fail(x, "open an importer's table: %s",
+				strerror(-im->fd));
+			return;
+		}
+	}
+	snprintf(label, sizeof(label), "%c%u.%x", im->pidfd >= 0 ? 'p' : 't',
+		 im->id, im->seq++);
+	r0 = atomic_load(&x->round);
+	if (im->pidfd >= 0) {
+		efd = syscall(SYS_pidfd_getfd, im->pidfd, XS_EFD + i, 0);
+		if (efd < 0) {
+			if (errno != EBADF)
+				xr_fail(x, "pidfd_getfd: %s", strerror(errno));
+			return;
+		}
+	}
+	ret = kd_t_import(im->fd, efd, type, 0, label, &h);
+	if (im->pidfd >= 0)
+		close(efd);
+	r1 = atomic_load(&x->round);
+	atomic_fetch_add(&x->lookups, 1);
+	if (ret) {
+		/* The fd closed: nothing else, the fd holds a name. */
+		if (ret != -EBADF)
+			xr_fail(x, "import of export fd %u (round %u..%u): %s",
+				i, r0, r1, strerror(-ret));
+		return;
+	}
+	atomic_fetch_add(&s->imports, 1);
+	if (im->pidfd >= 0)
+		atomic_fetch_add(&s->proc_imports, 1);
+	im->held++;
+	ret = kd_t_query(im->fd, h, &q);
+	if (ret || q.type != KDISPOSE_TYPE_MEMORY || strcmp(q.label, label)) {
+		xr_fail(x, "import %s got %#llx, whose query gives %s: type %u \"%.16s\"",
+			label, h, strerror(-ret), q.type, q.label);
+		return;
+	}
+	ret = kd_t_op(im->fd, h, KDISPOSE_OP_MEM_READ, args);
+	if (ret) {
+		xr_fail(x, "read through import %s (%#llx) of round %u..%u: %s",
+			label, h, r0, r1, strerror(-ret));
+		return;
+	}
+	if (!xr_tag_is_a(v, r0, r1, i)) {
+		xr_fail(x, "import %s of export fd %u (round %u..%u) reads %s",
+			label, i, r0, r1, xr_tag_name(v, name, sizeof(name)));
+		return;
+	}
+	atomic_fetch_add(&x->hits, 1);
+	if (rand_r(&im->seed) % 2)
+		return;
+	ret = kd_t_dispose(im->fd, h);
+	if (ret != 1)
+		xr_fail(x, "dispose of import %s returned %d", label, ret);
+	else
+		atomic_fetch_add(&s->disposed, 1);
+}
+
+static void xs_importer_run(struct xs_importer *im)
+{
+	xr_pin(im->cpu);
+	im->fd = -1;
+	while (!atomic_load(&im->s->x.stop))
+		xs_import_one(im);
+	if (im->fd >= 0)
+		close(im->fd);
+}
+
+static void *xs_importer_thread(void *arg)
+{
+	xs_importer_run(arg);
+	return NULL;
+}
+
+/* An importer process: the test's fds come through pidfd_getfd(). */
+static int xs_importer_process(struct xs_race *s, unsigned int id)
+{
+	struct xs_importer im = {
+		.s = s, .id = id, .seed = id + 1,
+		/* One on the churner's CPU, one on another. */
+		.cpu = xr_reader_cpu(id - XS_THREADS, 1),
+	};
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	im.pidfd = syscall(SYS_pidfd_open, getppid(), 0);
+	if (im.pidfd < 0) {
+		xr_fail(&s->x, "pidfd_open: %s", strerror(errno));
+		return 1;
+	}
+	xs_importer_run(&im);
+	return 0;
+}
+
+/* Count the share ends that trace_pipe has now into *@e. */
+static void xs_drain_ends(int pipe_fd, char *buf, size_t size, size_t *len,
+			  struct kd_t_ends *e)
+{
+	size_t used;
+	ssize_t n;
+
+	for (;;) {
+		n = read(pipe_fd, buf + *len, size - 1 - *len);
+		if (n <= 0)
+			return;
+		*len += n;
+		buf[*len] = '\0';
+		used = kd_t_ends_parse(buf, e);
+		memmove(buf, buf + used, *len - used);
+		*len -= used;
+	}
+}
+
+FIXTURE(share)
+{
+	struct xs_race *s;		/* shared with the importer processes */
+	struct xs_importer im[XS_THREADS];
+	pthread_t threads[XS_THREADS];
+	int nthreads;
+	pthread_t churner;
+	bool churning;
+	pid_t pids[XS_PROCS];
+	int pipe_fd;			/* trace_pipe, or -1 */
+	struct kd_t_counters start;	/* module counters after setup */
+	long refcnt;			/* the module's, after setup */
+};
+
+FIXTURE_SETUP(share)
+{
+	int ret;
+
+	self->pipe_fd = -1;
+	self->s = mmap(NULL, sizeof(*self->s), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->s);
+	self->s->x.type = KDISPOSE_TYPE_MEMORY;
+	self->s->x.nfiles = 1;
+	self->s->x.nobjs = XS_OBJS;
+	self->s->x.page = sysconf(_SC_PAGESIZE);
+	xr_init_files(&self->s->x);
+	ret = kd_t_ends_start();
+	if (ret == -ENOENT)
+		SKIP(return, "no tracepoint kdispose:kdispose_share_end");
+	ASSERT_EQ(0, ret) TH_LOG("tracefs: %s", strerror(-ret));
+	self->pipe_fd = open(KD_T_TRACEFS "trace_pipe",
+			     O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, self->pipe_fd);
+	self->refcnt = kd_t_module_refcnt();
+	ASSERT_LE(0, self->refcnt);
+	KD_T_ASSERT_COUNTERS(self->start);
+}
+
+FIXTURE_TEARDOWN(share)
+{
+	int i;
+
+	if (!self->s || self->s == MAP_FAILED)
+		return;
+	atomic_store(&self->s->x.stop, true);
+	for (i = 0; i < XS_PROCS; i++) {
+		if (self->pids[i] > 0) {
+			kill(self->pids[i], SIGKILL);
+			waitpid(self->pids[i], NULL, 0);
+		}
+	}
+	if (self->pipe_fd >= 0) {
+		close(self->pipe_fd);
+		EXPECT_EQ(0, kd_t_ends_stop());
+	}
+}
+
+/*
+ * However imports interleave with the dispose of the exported handles, the
+ * close of their table and the close of the export fds, in this process
+ * and others: an import names the object exported, in the importer's
+ * table, and keeps it alive; each object ends exactly once, after its
+ * last name.
+ */
+TEST_F_TIMEOUT(share, import_races_dispose_and_close, 600)
+{
+	static char buf[1 << 16];
+	struct xs_race *s = self->s;
+	struct xr_race *x = &s->x;
+	__u64 deadline, last, now, objs, created, disposed;
+	struct kd_t_counters after;
+	struct kd_t_ends e = { 0 };
+	size_t len = 0;
+	int i, status;
+	pid_t pid;
+
+	x->t0 = kd_t_now_ns();
+	for (i = 0; i < XS_PROCS; i++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			_exit(xs_importer_process(s, XS_THREADS + i));
+		self->pids[i] = pid;
+	}
+	for (i = 0; i < XS_THREADS; i++) {
+		self->im[i] = (struct xs_importer){
+			.s = s, .id = i, .cpu = xr_reader_cpu(i, XS_PINNED),
+			.seed = i + 1, .pidfd = -1,
+		};
+		ASSERT_EQ(0, pthread_create(&self->threads[i], NULL,
+					    xs_importer_thread, &self->im[i]));
+		self->nthreads++;
+	}
+	ASSERT_EQ(0, pthread_create(&self->churner, NULL, xs_churner, s));
+	self->churning = true;
+
+	/* xr_wait(), counting the ends as they come. */
+	deadline = x->t0 + xr_budget_ns();
+	last = deadline + XR_EXTRA_SECS * 1000000000ULL;
+	while (!atomic_load(&x->stop)) {
+		xs_drain_ends(self->pipe_fd, buf, sizeof(buf), &len, &e);
+		objs = (__u64)atomic_load(&x->round) * XS_OBJS;
+		if ((__u64)e.n > objs)
+			xr_fail(x, "%d ends of %llu objects made so far", e.n,
+				objs);
+		now = kd_t_now_ns();
+		if (now >= last ||
+		    (now >= deadline && x->rounds >= XR_MIN_ROUNDS &&
+		     atomic_load(&x->hits)))
+			break;
+		usleep(10000);
+	}
+	atomic_store(&x->stop, true);
+	pthread_join(self->churner, NULL);
+	for (i = 0; i < self->nthreads; i++)
+		pthread_join(self->threads[i], NULL);
+	for (i = 0; i < XS_PROCS; i++) {
+		ASSERT_EQ(self->pids[i], waitpid(self->pids[i], &status, 0));
+		self->pids[i] = 0;
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	xs_close_efds();
+	xr_report(x, "share");
+	ksft_print_msg("share: %ld imports (%ld by other processes), %ld disposed by importers; A: %ld disposed, %ld finalized\n",
+		       atomic_load(&s->imports), atomic_load(&s->proc_imports),
+		       atomic_load(&s->disposed), s->a_disposed,
+		       s->a_finalized);
+	fflush(stdout);
+	ASSERT_EQ(0, x->failed) TH_LOG("%s", x->why);
+	ASSERT_LE(XR_MIN_ROUNDS, x->rounds);
+	ASSERT_LT(0, atomic_load(&x->hits)) TH_LOG("no import succeeded");
+	ASSERT_LT(0, atomic_load(&s->proc_imports))
+		TH_LOG("no import by another process succeeded");
+
+	objs = x->rounds * XS_OBJS;
+	created = objs + atomic_load(&s->imports);
+	disposed = s->a_disposed + atomic_load(&s->disposed);
+	ASSERT_EQ(0, kd_t_wait_settled(&self->start, &after, XR_SETTLE_MS));
+	KD_T_EXPECT_DELTA(&self->start, &after, KD_T_ALL, .created = created,
+			  .disposed = disposed,
+			  .finalized = created - disposed,
+			  .released = created);
+	deadline = kd_t_now_ns() + XR_SETTLE_MS * 1000000ULL;
+	while ((__u64)e.n < objs && kd_t_now_ns() < deadline) {
+		usleep(10000);
+		xs_drain_ends(self->pipe_fd, buf, sizeof(buf), &len, &e);
+	}
+	xs_drain_ends(self->pipe_fd, buf, sizeof(buf), &len, &e);
+	EXPECT_EQ(objs, e.n) TH_LOG("%d ends of %llu objects", e.n, objs);
+	EXPECT_EQ(objs, e.memory);
+	EXPECT_EQ(self->refcnt, kd_t_module_refcnt_wait(self->refcnt,
+							XR_SETTLE_MS));
 }
 
 TEST_HARNESS_MAIN
