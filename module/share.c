@@ -303,8 +303,9 @@ out:
  *
  * Context: process context, the calling task.
  * Return: 0; -EBADF for an fd that is not open; -EINVAL for one that is
- * not an export fd; -EMEDIUMTYPE for an object of another type than
- * @args->type; or what kdispose_object_create() returns.
+ * not an export fd, or for an @args->type that is not a type;
+ * -EMEDIUMTYPE for an object of another type than @args->type; or what
+ * kdispose_object_create() returns.
  */
 int kdispose_share_import(struct kdispose_ctx *ctx,
 			  const struct kdispose_import *args,
@@ -327,6 +328,10 @@ int kdispose_share_import(struct kdispose_ctx *ctx,
 		goto out;
 	}
 	ef = file->private_data;
+	if (args->type && !kdispose_ops(args->type)) {
+		err = -EINVAL;
+		goto out;
+	}
 	if (args->type && args->type != ef->sh->kind) {
 		err = -EMEDIUMTYPE;
 		goto out;

@@ -566,6 +566,15 @@ TEST_F(share, import_as_another_type_is_emediumtype)
 	EXPECT_EQ(2, names_of(self->efd));
 }
 
+TEST_F(share, import_as_no_type_is_einval)
+{
+	__u64 hb;
+
+	EXPORT(self);
+	EXPECT_EQ(-EINVAL, kd_t_import(self->b, self->efd, 99, 0, "imp", &hb));
+	EXPECT_EQ(2, names_of(self->efd));
+}
+
 TEST_F(share, import_as_type_zero_accepts_any)
 {
 	struct kdispose_query q;

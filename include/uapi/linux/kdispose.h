@@ -305,7 +305,7 @@ struct kdispose_export {
  * @fd: in, an export fd (EBADF if it is not open, EINVAL if it is not an
  *	export fd of /dev/kdispose).
  * @type: in, 0 to accept any type, else the type the object must have
- *	(EMEDIUMTYPE if it has another).
+ *	(EMEDIUMTYPE if it has another, EINVAL if @type is not a type).
  * @parent: in, as for KDISPOSE_IOC_CREATE: a live object of the caller's
  *	table that will own the new handle, or 0.
  * @handle: out, a new handle of the caller's table, naming the exported
