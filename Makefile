@@ -21,7 +21,7 @@
 #                     Debian 12 system (Debian 13: check-system-13)
 #   make bench        the benchmarks in the VM, with vgem (build/bench.tsv)
 #   make fuzz         a long seeded fuzzing run (FUZZ_OPS=, FUZZ_SEED=)
-#   make demo         the same, running examples/demo instead
+#   make demo         the same, running examples/lifecycle, demo and share
 #   make clean
 #
 # Variables (defaults come from scripts/deps, see $(KDISPOSE_CACHE)/env.mk):
@@ -222,11 +222,12 @@ build-6.12:
 		LINUX_SRC=$(LINUX_SRC) clean all
 
 # The library's lifecycle example, then the tour of the kernel side, which
-# ends with kdispose-stat and a forgotten object finalized at close.
+# ends with kdispose-stat and a forgotten object finalized at close, then
+# a buffer and an event shared with a child process (examples/share.c).
 demo: $(BUILD)
 	@$(VM_RUN) --add examples/demo --add examples/lifecycle \
-		--add selftests/kdispose-stat \
-		'./lifecycle && echo && ./demo ./kdispose-stat'
+		--add selftests/kdispose-stat --add examples/share \
+		'./lifecycle && echo && ./demo ./kdispose-stat && echo && ./share'
 
 clean:
 	$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)

@@ -343,6 +343,71 @@ static inline int kd_t_write_file(const char *path, const char *value)
 	return n < 0 ? (int)n : 0;
 }
 
+/* An event with KDISPOSE_EVENT_* @flags. Return: 0 or -errno. */
+static inline int kd_t_event(int fd, __u64 parent, __u64 flags,
+			     __u64 *handle)
+{
+	return kd_t_create(fd, KDISPOSE_TYPE_EVENT, parent, flags, 0, "ev",
+			   handle);
+}
+
+/* KDISPOSE_OP_EVENT_SIGNAL. Return: 0 or -errno. */
+static inline int kd_t_event_signal(int fd, __u64 handle)
+{
+	return kd_t_op(fd, handle, KDISPOSE_OP_EVENT_SIGNAL, NULL);
+}
+
+/*
+ * Whether an event is signaled, from KDISPOSE_IOC_QUERY (which never
+ * consumes a signal).
+ * Return: 1 (signaled), 0 (not) or -errno.
+ */
+static inline int kd_t_event_signaled(int fd, __u64 handle)
+{
+	struct kdispose_query q;
+	int ret = kd_t_query(fd, handle, &q);
+
+	if (ret)
+		return ret;
+	return !!(q.state & KDISPOSE_STATE_SIGNALED);
+}
+
+/*
+ * kd_t_asleep_in() - whether task @tid (a thread of any process: /proc
+ * resolves thread ids too) sleeps (state S) in system call @nr (x86-64
+ * numbers: 0 read, 7 poll, 16 ioctl, 232 epoll_wait...), or in any system
+ * call when @nr is negative.
+ */
+static inline bool kd_t_asleep_in(pid_t tid, int nr)
+{
+	char path[64], buf[512], *paren;
+	int cur;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
+	if (kd_t_read_file(path, buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%d ", &cur) != 1 || cur < 0 ||
+	    (nr >= 0 && cur != nr))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	if (kd_t_read_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* Wait up to 10 s until kd_t_asleep_in(@tid, @nr). */
+static inline bool kd_t_wait_asleep(pid_t tid, int nr)
+{
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (kd_t_asleep_in(tid, nr))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
 /*
  * Module-wide counters, one row for all objects and one per type: rows are
  * indexed by enum kdispose_type, row 0 (KD_T_ALL) is the "all" line.

@@ -5,7 +5,7 @@
  *
  *	harness.c	the sizes of a run, the result lines, timing and the
  *			clock's calibration, statistics, the table and the TSV
- *	device.c	the /dev/kdispose calls several rows make
+ *	device.c	the /dev/kdispose calls several rows make, and vgem's card
  *	main.c		the options, and which row runs when
  *	pairs.c		rows 1, 2, 3 and 8: create+dispose pairs and peers
  *	dispose.c	row 4: dispose one by one, batched, through io_uring
@@ -13,6 +13,7 @@
  *	lookup.c	row 6: lookups from one and two threads
  *	memory.c	row 7: kernel memory per object
  *	scaling.c	row 9: N processes against eventfd, for a fixed time
+ *	share.c		row 10: export + import + dispose against vgem PRIME
  *
  * A row measures its cases side by side (see main.c for the method) and
  * reports with add(), note(), target() and skip(); main.c prints the lines
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #define DEV_PATH	"/dev/kdispose"
+#define DRM_CARD	"/dev/dri/card0"
 
 /* The kernel's spellings (linux/compiler_attributes.h, linux/kernel.h). */
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
@@ -34,7 +36,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Rows are numbered 1..NROWS, as the issues that asked for them did. */
-#define NROWS		9
+#define NROWS		10
 #define MAX_ROUNDS	512
 #define MAX_TEARDOWN	4
 #define MAX_RESULTS	160
@@ -130,6 +132,7 @@ int open_kdispose(void);
 uint64_t create_token(int fd, uint64_t value);
 void create_tokens(int fd, uint64_t *handles, unsigned int n);
 void dispose_one(int fd, uint64_t handle);
+int open_vgem(char *why, size_t len);
 
 /* The rows, one file each. */
 void row_pairs(void);
@@ -138,5 +141,6 @@ void row_teardown(void);
 void row_lookup(void);
 void row_memory(void);
 void row_scaling(void);
+void row_share(void);
 
 #endif /* KDISPOSE_BENCH_H */

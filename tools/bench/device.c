@@ -8,8 +8,10 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <unistd.h>
 
+#include <drm/drm.h>
 #include <linux/kdispose.h>
 
 #include "bench.h"
@@ -93,4 +95,36 @@ void dispose_one(int fd, uint64_t handle)
 
 	if (xioctl(fd, KDISPOSE_IOC_DISPOSE, &d, "KDISPOSE_IOC_DISPOSE") != 1)
 		die("dispose of %#" PRIx64 " did not dispose it", handle);
+}
+
+/**
+ * open_vgem() - open vgem's card node (rows 3 and 10)
+ * @why: where the reason goes when it cannot be opened
+ * @len: the size of @why
+ *
+ * Return: the fd, or -1 with the reason in @why (vgem.ko not loaded, or
+ * the card is another driver's).
+ */
+int open_vgem(char *why, size_t len)
+{
+	char name[16] = "";
+	struct drm_version v = {
+		.name = name,
+		.name_len = sizeof(name) - 1,
+	};
+	int fd;
+
+	fd = open(DRM_CARD, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "%s: %s (vgem.ko not loaded?)", DRM_CARD,
+			 strerror(errno));
+		return -1;
+	}
+	if (ioctl(fd, DRM_IOCTL_VERSION, &v) < 0 || strcmp(name, "vgem")) {
+		snprintf(why, len, "%s is not vgem (driver \"%s\")", DRM_CARD,
+			 name);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -51,6 +51,7 @@ static const struct {
 	{ ROW(7), row_memory },
 	{ ROW(1) | ROW(2) | ROW(3) | ROW(8), row_pairs },
 	{ ROW(4), row_dispose },
+	{ ROW(10), row_share },
 	{ ROW(6), row_lookup },
 	{ ROW(9), row_scaling },
 	{ ROW(5), row_teardown },

@@ -26,8 +26,6 @@
 
 #include "bench.h"
 
-#define DRM_CARD	"/dev/dri/card0"
-
 /* An ioctl number of kdispose's magic that the module does not know. */
 #define BENCH_IOC_UNKNOWN	_IO(KDISPOSE_IOC_MAGIC, 0x3f)
 
@@ -198,31 +196,6 @@ static double time_pairs(const struct pair_case *c, struct pairs *p)
 	if (c->finish)
 		c->finish(p, cfg->block);
 	return t / cfg->block;
-}
-
-/* Open vgem's card node, or say why not (the reason goes to @why). */
-static int open_vgem(char *why, size_t len)
-{
-	char name[16] = "";
-	struct drm_version v = {
-		.name = name,
-		.name_len = sizeof(name) - 1,
-	};
-	int fd;
-
-	fd = open(DRM_CARD, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, len, "%s: %s (vgem.ko not loaded?)", DRM_CARD,
-			 strerror(errno));
-		return -1;
-	}
-	if (ioctl(fd, DRM_IOCTL_VERSION, &v) < 0 || strcmp(name, "vgem")) {
-		snprintf(why, len, "%s is not vgem (driver \"%s\")", DRM_CARD,
-			 name);
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 void row_pairs(void)
