@@ -104,12 +104,16 @@ struct kdispose_event {
  * @ev: its event.
  * @wqe: the entry on @ev's queue.
  * @index: the event's index in the caller's array.
+ * @eof: the read of an export fd, which ends (-EPIPE) once no table holds
+ *	a handle of the event and it is not signaled: nobody can signal it,
+ *	as nobody can write to a FIFO without writers.
  */
 struct kdispose_waiter {
 	struct kdispose_object *obj;
 	struct kdispose_event *ev;
 	struct wait_queue_entry wqe;
 	u32 index;
+	bool eof;
 };
 
 static struct kdispose_event *kdispose_event(struct kdispose_object *obj)
@@ -217,6 +221,10 @@ static long kdispose_wait_try_any(struct kdispose_waiter *w, unsigned int n,
 			return w[i].index;
 		}
 	}
+	/* After the take: a signal set before the last handle went counts. */
+	for (i = 0; i < n; i++)
+		if (w[i].eof && !atomic_read(&w[i].ev->sh.handles))
+			return -EPIPE;
 	return -EAGAIN;
 }
 
@@ -485,13 +493,17 @@ static __poll_t kdispose_event_share_poll(struct kdispose_shared *sh,
 	return mask;
 }
 
-/* A wait on the event that consumes an auto-reset signal, as 8 bytes of 1. */
+/*
+ * A wait on the event that consumes an auto-reset signal, as 8 bytes of 1;
+ * 0 (end of file) when it is not signaled and no table holds a handle.
+ */
 static ssize_t kdispose_event_share_read(struct kdispose_shared *sh,
 					 struct file *file, char __user *buf,
 					 size_t len)
 {
 	struct kdispose_waiter w = {
 		.ev = container_of(sh, struct kdispose_event, sh),
+		.eof = true,
 	};
 	u64 one = 1;
 	u32 index;
@@ -503,6 +515,8 @@ static ssize_t kdispose_event_share_read(struct kdispose_shared *sh,
 		ret = kdispose_wait_try_any(&w, 1, &index);
 	else
 		ret = kdispose_wait(&w, 1, false, U64_MAX, true, &index);
+	if (ret == -EPIPE)
+		return 0;
 	if (ret < 0)
 		return ret;
 	if (copy_to_user(buf, &one, sizeof(one)))

@@ -583,6 +583,43 @@ TEST_F(poll, read_blocking_woken_by_another_process)
 	EXPECT_EQ(0, close(efd));
 }
 
+/*
+ * With no handle left in any table nobody can signal the event: read()
+ * gives end of file, as a FIFO without writers, after a signal set before
+ * the last handle went.
+ */
+TEST_F(poll, read_eof_without_handles)
+{
+	__u64 h, v;
+	int efd;
+
+	efd = exported_event(self->fd, KDISPOSE_EVENT_SIGNALED |
+			     KDISPOSE_EVENT_AUTO_RESET, &h);
+	ASSERT_LE(0, efd) TH_LOG("export: %s", strerror(-efd));
+	ASSERT_EQ(1, kd_t_dispose(self->fd, h));
+	EXPECT_EQ(8, read_value(efd, &v, 8));
+	EXPECT_EQ(0, read_value(efd, &v, 8));
+	ASSERT_EQ(0, set_nonblock(efd));
+	EXPECT_EQ(0, read_value(efd, &v, 8));
+	EXPECT_EQ(0, close(efd));
+}
+
+/* A blocked read() ends with end of file when the last handle goes. */
+TEST_F(poll, read_blocking_woken_by_last_dispose)
+{
+	struct blocked b;
+	__u64 h;
+	int efd;
+
+	efd = exported_event(self->fd, 0, &h);
+	ASSERT_LE(0, efd) TH_LOG("export: %s", strerror(-efd));
+	ASSERT_EQ(0, blocked_start(&b, reader_main, efd));
+	ASSERT_EQ(1, kd_t_dispose(self->fd, h));
+	ASSERT_EQ(0, pthread_join(b.thread, NULL));
+	EXPECT_EQ(0, b.ret);
+	EXPECT_EQ(0, close(efd));
+}
+
 TEST_F(poll, read_blocking_eintr)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };

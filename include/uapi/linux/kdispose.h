@@ -286,7 +286,8 @@ struct kdispose_op {
  * or an open export fd. An event's export fd polls (EPOLLIN while the event
  * is signaled, EPOLLHUP while no table holds a handle to it) and reads (8
  * bytes, the value 1: a wait that consumes the signal of an auto-reset
- * event; EAGAIN when not signaled and the fd is O_NONBLOCK).
+ * event; EAGAIN when not signaled and the fd is O_NONBLOCK; 0, end of
+ * file, when not signaled and no table holds a handle).
  * Documentation/sharing.md has the rules.
  *
  * Each export fd counts as one object against the max_user_objects quota
