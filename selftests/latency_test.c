@@ -19,7 +19,8 @@
  * leaves the victim waiting for most of it. No absolute time is asserted,
  * only a ratio: the longest wait must be less than a quarter of the time
  * the call itself had the CPU (its duration less the victim's CPU time),
- * in at least one of LAT_ROUNDS calls.
+ * in at least one of LAT_ROUNDS calls, plus one more call for each that
+ * the host visibly stalled (up to LAT_ROUNDS more, see call_report()).
  *
  * With preempt=full (or a kernel built with CONFIG_PREEMPT, such as the
  * debug kernel) the kernel preempts the call anyway, so these tests cannot
@@ -174,6 +175,7 @@ FIXTURE(latency)
 	int cpu;			/* the CPU both threads run on */
 	unsigned long nobjects;		/* per call */
 	double best;			/* the lowest wait / run of the calls */
+	int stalled;			/* calls that waited longer than they ran */
 	struct victim victim;
 	struct kd_t_counters start;	/* module counters after setup */
 };
@@ -215,6 +217,7 @@ FIXTURE_SETUP(latency)
 	ASSERT_EQ(0, pin_to(self->cpu));
 	self->nobjects = kd_t_scaled(LAT_OBJECTS) / LAT_ROUNDS;
 	self->best = 1;
+	self->stalled = 0;
 	if (kernel_preempts()) {
 		/* Nothing to find here: keep it short. */
 		self->nobjects /= 10;
@@ -359,13 +362,21 @@ static void call_report(FIXTURE_DATA(latency) *self, const char *what,
 	fflush(stdout);
 	if (ratio < self->best)
 		self->best = ratio;
+	/*
+	 * A call that keeps the CPU makes the victim wait at most as long as
+	 * the call runs; a longer wait is the virtual CPU stalled by the host,
+	 * which says nothing either way: such a call gets one more round, up
+	 * to LAT_ROUNDS more.
+	 */
+	if (ratio > 1 && self->stalled < LAT_ROUNDS)
+		self->stalled++;
 }
 
 /* The check: at least one call let the victim run often enough. */
 #define EXPECT_YIELDED(what) do {					\
 	EXPECT_GT(1.0 / LAT_RATIO, self->best)				\
 		TH_LOG("%s kept the CPU without yielding for %.0f%% of its run, at best of %d calls",\
-		       what, 100 * self->best, LAT_ROUNDS);		\
+		       what, 100 * self->best, LAT_ROUNDS + self->stalled);\
 } while (0)
 
 /* One explicit dispose of a tree: the cascade. */
@@ -374,7 +385,7 @@ TEST_F_TIMEOUT(latency, dispose_of_a_big_tree_yields, 120)
 	__u64 root;
 	int round;
 
-	for (round = 0; round < LAT_ROUNDS; round++) {
+	for (round = 0; round < LAT_ROUNDS + self->stalled; round++) {
 		ASSERT_EQ(0, make_forest(self->fd, &root, 1, self->nobjects));
 		ASSERT_EQ(0, call_begin(&self->victim));
 		EXPECT_EQ(1, kd_t_dispose(self->fd, root));
@@ -393,7 +404,7 @@ TEST_F_TIMEOUT(latency, close_of_a_full_file_yields, 120)
 	int round, fd;
 	__u64 root;
 
-	for (round = 0; round < LAT_ROUNDS; round++) {
+	for (round = 0; round < LAT_ROUNDS + self->stalled; round++) {
 		ASSERT_EQ(0, make_forest(self->fd, &root, 1, self->nobjects));
 		fd = self->fd;
 		self->fd = -1;
@@ -415,7 +426,7 @@ TEST_F_TIMEOUT(latency, batch_dispose_of_big_trees_yields, 120)
 	struct kdispose_dispose_batch b;
 	int round, i;
 
-	for (round = 0; round < LAT_ROUNDS; round++) {
+	for (round = 0; round < LAT_ROUNDS + self->stalled; round++) {
 		ASSERT_EQ(0, make_forest(self->fd, roots, LAT_ROOTS,
 					 self->nobjects));
 		b = (struct kdispose_dispose_batch){
@@ -454,7 +465,7 @@ TEST_F_TIMEOUT(latency, uring_dispose_of_a_big_tree_yields, 120)
 	CPU_ZERO(&set);
 	CPU_SET(self->cpu, &set);
 	ASSERT_EQ(0, io_uring_register_iowq_aff(&ring, sizeof(set), &set));
-	for (round = 0; round < LAT_ROUNDS; round++) {
+	for (round = 0; round < LAT_ROUNDS + self->stalled; round++) {
 		ASSERT_EQ(0, make_forest(self->fd, &d.handle, 1,
 					 self->nobjects));
 		sqe = io_uring_get_sqe(&ring);
