@@ -10,35 +10,42 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib.h"
 
 #define KD_DEVICE "/dev/kdispose"
 
-void __kd_ctx_get(struct kd_ctx *ctx)
+/* kd_lock() found @l locked: mark it waited for, and sleep until it is not. */
+void __kd_lock_wait(struct kd_lock *l)
 {
-	atomic_fetch_add(&ctx->refs, 1);
+	while (atomic_exchange_explicit(&l->state, 2, memory_order_acquire))
+		syscall(SYS_futex, &l->state, FUTEX_WAIT_PRIVATE, 2, NULL, NULL,
+			0);
 }
 
-void __kd_ctx_put(struct kd_ctx *ctx)
+/*
+ * kd_unlock() found @l waited for: unlock it and wake one waiter, which
+ * marks it waited for again (it cannot tell whether others wait).
+ */
+void __kd_lock_wake(struct kd_lock *l)
 {
-	if (atomic_fetch_sub(&ctx->refs, 1) != 1)
-		return;
+	atomic_store_explicit(&l->state, 0, memory_order_release);
+	syscall(SYS_futex, &l->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The last reference is gone (__kd_ctx_put()): no object is left. */
+void __kd_ctx_free(struct kd_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < KD_CTX_SPARE; i++)
+		free(atomic_load(&ctx->spare[i]));
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
-}
-
-void __kd_ctx_fd_get(struct kd_ctx *ctx)
-{
-	atomic_fetch_add(&ctx->fd_users, 1);
-}
-
-void __kd_ctx_fd_put(struct kd_ctx *ctx)
-{
-	if (atomic_fetch_sub(&ctx->fd_users, 1) == 1)
-		close(ctx->fd);
 }
 
 KD_EXPORT struct kd_ctx *kd_ctx_open(unsigned int flags, int *err)

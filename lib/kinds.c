@@ -117,7 +117,7 @@ static void kd_memory_drop_map(struct kd_obj_priv *p)
  * kernel object as @mode says, and takes down a memory buffer's mapping.
  * Return: as __kd_handle_close().
  */
-static int kd_kobj_close(struct kd_obj_priv *p, enum kd_mode mode)
+int __kd_kobj_close(struct kd_obj_priv *p, enum kd_mode mode)
 {
 	int ret = __kd_handle_close(&p->handle, mode);
 
@@ -130,7 +130,7 @@ static int kd_kobj_close(struct kd_obj_priv *p, enum kd_mode mode)
 /* Releases the kernel object of @p, which no dispose will see (object.c). */
 void __kd_kobj_release(struct kd_obj_priv *p)
 {
-	kd_kobj_close(p, KD_MODE_SYNC);
+	__kd_kobj_close(p, KD_MODE_SYNC);
 }
 
 /* A class's dispose returns nothing: the chain carries the outcome back. */
@@ -138,7 +138,7 @@ static void kd_kobj_dispose(struct kd_obj *obj, bool disposing)
 {
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 
-	p->chain.kernel = kd_kobj_close(p, p->chain.mode);
+	p->chain.kernel = __kd_kobj_close(p, p->chain.mode);
 	kd_chain_dispose(&__kd_kobj_class, obj, disposing);
 }
 
@@ -156,24 +156,27 @@ const struct kd_class __kd_kobj_class = {
  */
 static void kd_label_call_site(char *label, const char *file, unsigned int line)
 {
-	const char *base = strrchr(file, '/');
-	char num[11], *n = num + sizeof(num); /* ':' and up to 10 digits */
-	size_t base_len, num_len, keep;
+	const char *base = file, *end;
+	size_t num_len = 2, keep, i; /* ':' and the last digit */
+	unsigned int l;
 
-	do {
-		*--n = '0' + line % 10;
-		line /= 10;
-	} while (line);
-	*--n = ':';
-	num_len = num + sizeof(num) - n;
-
-	base = base ? base + 1 : file;
-	base_len = strlen(base);
+	/*
+	 * Byte loops rather than strrchr(), strlen() and memcpy(): a file
+	 * name is a few bytes, and this runs for every object created.
+	 */
+	for (end = file; *end; end++)
+		if (*end == '/')
+			base = end + 1;
+	for (l = line; l >= 10; l /= 10)
+		num_len++;
 	keep = KDISPOSE_LABEL_LEN - 1 - num_len;
-	if (keep > base_len)
-		keep = base_len;
-	memcpy(label, base + base_len - keep, keep);
-	memcpy(label + keep, n, num_len);
+	if (keep > (size_t)(end - base))
+		keep = end - base;
+	for (i = 0; i < keep; i++)
+		label[i] = (end - keep)[i];
+	label[keep] = ':';
+	for (i = keep + num_len - 1; i > keep; i--, line /= 10)
+		label[i] = '0' + line % 10;
 }
 
 /*
@@ -312,7 +315,8 @@ static struct kd_obj *kd_kobj_new(const struct kd_kobj_desc *d, int *err)
 	}
 	if (!cls)
 		cls = kind ? kind->klass : kd_kinds[0]->klass;
-	if (kind && !__kd_class_derives(cls, kind->klass)) {
+	if (kind && cls != kind->klass &&
+	    !__kd_class_derives(cls, kind->klass)) {
 		__kd_check_failed(
 			&d->site, -EINVAL,
 			"class \"%s\" does not derive from \"%s\"%s",

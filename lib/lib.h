@@ -8,9 +8,12 @@
 #ifndef KD_LIB_H
 #define KD_LIB_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* The library defines the plain-name constructors: no call-site macros. */
 #define KD_NO_CALL_SITE
@@ -54,10 +57,43 @@ static inline void kd_list_del(struct kd_list *n)
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /*
+ * struct kd_lock - a mutex for the short critical sections of every
+ * object's life: one atomic instruction to lock and one to unlock, inline,
+ * when nobody waits; a waiter sleeps in futex(2) ("Futexes Are Tricky",
+ * U. Drepper, mutex 3). pthread_mutex_lock() and _unlock() are three calls
+ * and their returns around the same two instructions.
+ * @state: 0 unlocked, 1 locked, 2 locked and maybe waited for.
+ */
+struct kd_lock {
+	atomic_int state;
+};
+
+void __kd_lock_wait(struct kd_lock *l);
+void __kd_lock_wake(struct kd_lock *l);
+
+static inline void kd_lock(struct kd_lock *l)
+{
+	int unlocked = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&l->state, &unlocked, 1,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		__kd_lock_wait(l);
+}
+
+static inline void kd_unlock(struct kd_lock *l)
+{
+	if (atomic_fetch_sub_explicit(&l->state, 1, memory_order_release) != 1)
+		__kd_lock_wake(l);
+}
+
+/*
  * struct kd_ctx - an open /dev/kdispose
- * @lock: protects @objects, @closing, @features_probed and the owner/child
- *	links (children, sibling) and the mapping of every object of the
- *	context. Never held while a class's dispose runs.
+ * @lock: protects @features_probed and the mapping of every object of the
+ *	context; held across the io_uring probe.
+ * @objects_lock: protects @objects, @closing and the owner/child links
+ *	(children, sibling) of every object of the context. Never held while
+ *	a class's dispose runs, nor across a system call.
  * @objects: the finalizer list: every object not yet disposed (state
  *	KD_LIVE, or claimed by a disposer that has not unlinked it yet), in
  *	creation order. Each entry holds a reference on its object.
@@ -71,9 +107,16 @@ static inline void kd_list_del(struct kd_list *n)
  * @fd_users: users of @fd: the caller's (dropped by kd_ctx_close()) and one
  *	per safe handle whose kernel object is not released yet, plus one per
  *	event wait in progress. The last one closes @fd.
+ * @spare: freed objects of the smallest size (see kd_obj_alloc()), for
+ *	the next constructors; NULL slots are empty.
  */
+#define KD_CTX_SPARE 4
+
+struct kd_obj_priv;
+
 struct kd_ctx {
 	pthread_mutex_t lock;
+	struct kd_lock objects_lock;
 	struct kd_list objects;
 	bool closing;
 	int fd;
@@ -82,15 +125,60 @@ struct kd_ctx {
 	atomic_bool features_probed;
 	atomic_long refs;
 	atomic_long fd_users;
+	struct kd_obj_priv *_Atomic spare[KD_CTX_SPARE];
 };
 
-void __kd_ctx_get(struct kd_ctx *ctx);
-void __kd_ctx_put(struct kd_ctx *ctx);
-void __kd_ctx_fd_get(struct kd_ctx *ctx);
-void __kd_ctx_fd_put(struct kd_ctx *ctx);
+/*
+ * The fast path (a constructor, kd_dispose(), kd_obj_unref()) is made of
+ * the small helpers below, inline: under an emulator a call and its return
+ * cost more than the dozen instructions most of them are.
+ */
+void __kd_ctx_free(struct kd_ctx *ctx);
+
+static inline void __kd_ctx_get(struct kd_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
+}
+
+static inline void __kd_ctx_put(struct kd_ctx *ctx)
+{
+	if (atomic_fetch_sub(&ctx->refs, 1) == 1)
+		__kd_ctx_free(ctx);
+}
+
+static inline void __kd_ctx_fd_get(struct kd_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->fd_users, 1);
+}
+
+static inline void __kd_ctx_fd_put(struct kd_ctx *ctx)
+{
+	if (atomic_fetch_sub(&ctx->fd_users, 1) == 1)
+		close(ctx->fd);
+}
+
 int __kd_ctx_features(struct kd_ctx *ctx);
 int __kd_ctx_finalize(struct kd_ctx *ctx);
 int __kd_uring_probe(struct kd_ctx *ctx);
+
+/*
+ * The two ioctls of every object's life, inline (the others are in
+ * syscall.c); errno is read right after the call.
+ */
+static inline int __kd_sys_create(int fd, struct kdispose_create *c)
+{
+	int ret = ioctl(fd, KDISPOSE_IOC_CREATE, c);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static inline int __kd_sys_dispose(int fd, uint64_t handle)
+{
+	struct kdispose_dispose d = { .handle = handle };
+	int ret = ioctl(fd, KDISPOSE_IOC_DISPOSE, &d);
+
+	return ret < 0 ? -errno : ret;
+}
 
 /*
  * How a safe handle that reaches zero references releases its kernel
@@ -132,10 +220,75 @@ struct kd_handle {
 #define KD_H_CLOSED (1ULL << 32)
 #define KD_H_FINALIZE (1ULL << 33)
 
-void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx, uint64_t value,
-		      struct kd_handle *parent);
-int __kd_handle_close(struct kd_handle *h, enum kd_mode mode);
-void __kd_handle_finish(struct kd_handle *h);
+/*
+ * The internal transitions of a safe handle (see handle.c for the states),
+ * inline for the dispose path.
+ */
+
+/*
+ * Context: the safe handle is not shared yet. Takes a reference on the
+ * file (dropped by __kd_handle_finish()) and owns @parent's acquisition.
+ */
+static inline void __kd_handle_init(struct kd_handle *h, struct kd_ctx *ctx,
+				    uint64_t value, struct kd_handle *parent)
+{
+	atomic_init(&h->state, 1);
+	h->value = value;
+	h->ctx = ctx;
+	h->parent = parent;
+	__kd_ctx_fd_get(ctx);
+}
+
+/* The kernel object is released: let go of the parent and of the file. */
+static inline void __kd_handle_finish(struct kd_handle *h)
+{
+	if (h->parent)
+		kd_handle_release(h->parent);
+	__kd_ctx_fd_put(h->ctx);
+}
+
+/* The count reached zero in state @s: release the kernel object. */
+static inline int __kd_handle_zero(struct kd_handle *h, uint64_t s)
+{
+	int ret = 0;
+
+	if (!(s & KD_H_FINALIZE))
+		ret = __kd_sys_dispose(h->ctx->fd, h->value);
+	__kd_handle_finish(h);
+	return ret;
+}
+
+/*
+ * Closes @h for its owner; if that drops the last reference, releases the
+ * kernel object as @mode says.
+ * Return: 1 when this call closed @h (the kernel object is released, or
+ * left to the last kd_handle_release(), or to the file close), 0 when it
+ * was closed already, the kernel dispose's -errno (KD_MODE_SYNC), or
+ * KD_CLOSE_PENDING when the caller is to dispose h->value itself and then
+ * call __kd_handle_finish() (KD_MODE_DEFER).
+ */
+static inline int __kd_handle_close(struct kd_handle *h, enum kd_mode mode)
+{
+	uint64_t s = atomic_load(&h->state);
+	uint64_t n;
+	int ret;
+
+	do {
+		if (s & KD_H_CLOSED)
+			return 0;
+		n = s | KD_H_CLOSED;
+		if (mode == KD_MODE_FINALIZE)
+			n |= KD_H_FINALIZE;
+		n--;
+	} while (!atomic_compare_exchange_weak(&h->state, &s, n));
+
+	if (n & KD_H_COUNT)
+		return 1;
+	if (mode == KD_MODE_DEFER)
+		return KD_CLOSE_PENDING;
+	ret = __kd_handle_zero(h, n);
+	return ret < 0 ? ret : 1;
+}
 
 /* Object states (struct kd_obj_priv @state) */
 enum kd_state {
@@ -163,6 +316,9 @@ enum kd_state {
  *	The class callbacks return nothing, so this is the one way out.
  * @culprit: the first class found misbehaving, for the debug report.
  * @fault: what it did, for the same report.
+ * @entered: the class whose dispose was entered last, at @level: in a
+ *	chain that runs as it should, the next one to chain up.
+ * @level: its level.
  */
 struct kd_chain {
 	pthread_t thread;
@@ -173,6 +329,8 @@ struct kd_chain {
 	int kernel;
 	const struct kd_class *culprit;
 	const char *fault;
+	const struct kd_class *entered;
+	unsigned int level;
 };
 
 /*
@@ -200,11 +358,12 @@ struct kd_kind;
  * @refs: memory references (see kdispose.h).
  * @ctx: the context (referenced).
  * @owner: the owning object (referenced), or NULL.
- * @ctx_link: in ctx->objects while not claimed (ctx->lock).
- * @sibling: in owner's @children while not claimed (ctx->lock).
- * @children: owned objects not claimed yet, in creation order (ctx->lock).
- * @nchildren: entries of @children, changed under ctx->lock but read
- *	without it by kd_obj_cascade() (see __kd_obj_publish()).
+ * @ctx_link: in ctx->objects while not claimed (ctx->objects_lock).
+ * @sibling: in owner's @children while not claimed (ctx->objects_lock).
+ * @children: owned objects not claimed yet, in creation order
+ *	(ctx->objects_lock).
+ * @nchildren: entries of @children, changed under ctx->objects_lock but read
+ *	without it by kd_obj_cascade() (see kd_obj_publish()).
  * @depth: level of klass in its chain (kd_object_class is level 0).
  * @chain: the state of the chain while it runs.
  * @file: the call site of the constructor (NULL if unknown), kept for the
@@ -245,17 +404,34 @@ static inline struct kd_obj *kd_priv_obj(struct kd_obj_priv *p)
 	return (struct kd_obj *)p->instance;
 }
 
-struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj);
+/* Return: @obj's private part, or NULL if @obj is not a live object. */
+static inline struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj)
+{
+	struct kd_obj_priv *p;
+
+	if (!obj)
+		return NULL;
+	p = kd_container_of(obj, struct kd_obj_priv, instance);
+	return p->magic == KD_OBJ_MAGIC ? p : NULL;
+}
+
+void __kd_obj_free(struct kd_obj_priv *p);
+
+static inline void __kd_obj_put(struct kd_obj_priv *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) == 1)
+		__kd_obj_free(p);
+}
+
 struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 				    const struct kd_class *cls,
 				    struct kd_obj *owner,
 				    const struct kd_site *site, int *err);
-int __kd_obj_publish(struct kd_obj_priv *p);
 int __kd_obj_init_publish(struct kd_obj_priv *p, kd_init_fn *init, void *arg);
 void __kd_obj_destroy(struct kd_obj_priv *p);
+int __kd_kobj_close(struct kd_obj_priv *p, enum kd_mode mode);
 void __kd_kobj_release(struct kd_obj_priv *p);
 int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending);
-void __kd_obj_put(struct kd_obj_priv *p);
 bool __kd_class_derives(const struct kd_class *cls,
 			const struct kd_class *base);
 
@@ -276,8 +452,6 @@ int __kd_obj_site(const struct kd_obj_priv *p, char *buf, size_t size);
 
 /* syscall.c: the ioctls, returning -errno */
 int __kd_sys_version(int fd);
-int __kd_sys_create(int fd, struct kdispose_create *c);
-int __kd_sys_dispose(int fd, uint64_t handle);
 int __kd_sys_dispose_batch(int fd, struct kdispose_dispose_batch *b);
 int __kd_sys_query(int fd, struct kdispose_query *q);
 int __kd_sys_op(int fd, struct kdispose_op *op);

@@ -5,16 +5,18 @@
  * Lifecycle of an object:
  *
  *   create   allocate (refs: caller + finalizer list), then publish: link
- *            into ctx->objects and the owner's children, under ctx->lock.
+ *            into ctx->objects and the owner's children, under
+ *            ctx->objects_lock.
  *   claim    state LIVE -> DISPOSING, one compare-and-swap: the winner
  *            alone runs what follows; every other disposer returns 0.
  *   dispose  (kd_dispose) children first, newest first; then the class
  *            chain with disposing = true; unlink ("SuppressFinalize"), state
  *            DISPOSED, drop the finalizer list's reference.
  *   finalize (kd_ctx_close) every object still LIVE is claimed and
- *            unlinked under ctx->lock, then, outside it, newest first (so
- *            children before parents) gets the chain with disposing =
- *            false, state FINALIZED, and loses the list's reference.
+ *            unlinked under ctx->objects_lock, then, outside it, newest
+ *            first (so children before parents) gets the chain with
+ *            disposing = false, state FINALIZED, and loses the list's
+ *            reference.
  *   free     the last kd_obj_unref(): drop the owner and the context.
  *
  * Between create and publish, the _full constructors run the caller's init
@@ -133,19 +135,52 @@ static int kd_class_level(struct kd_obj_priv *p, const struct kd_class *cls)
 	return -1;
 }
 
-struct kd_obj_priv *__kd_obj_priv(struct kd_obj *obj)
+/*
+ * Objects of the smallest size, those of the kinds' own classes (most
+ * objects) and of classes that add no field, are kept in ctx->spare when
+ * freed, up to KD_CTX_SPARE of them, for the next constructors of the
+ * context: taking one is a load and an exchange, where malloc() and free()
+ * are a call each, and a few dozen instructions. A slot holds one pointer
+ * and is emptied by an exchange, so two takers cannot get the same object.
+ */
+static struct kd_obj_priv *kd_obj_alloc(struct kd_ctx *ctx,
+					const struct kd_class *cls)
 {
 	struct kd_obj_priv *p;
+	unsigned int i;
 
-	if (!obj)
-		return NULL;
-	p = kd_container_of(obj, struct kd_obj_priv, instance);
-	return p->magic == KD_OBJ_MAGIC ? p : NULL;
+	if (cls->size == sizeof(struct kd_obj))
+		for (i = 0; i < KD_CTX_SPARE; i++)
+			if (atomic_load_explicit(&ctx->spare[i],
+						 memory_order_relaxed) &&
+			    (p = atomic_exchange_explicit(&ctx->spare[i], NULL,
+							  memory_order_acquire)))
+				return p;
+	return malloc(sizeof(*p) + cls->size);
+}
+
+/* Frees @p (of @ctx) or keeps it for kd_obj_alloc(). */
+static void kd_obj_dealloc(struct kd_ctx *ctx, struct kd_obj_priv *p)
+{
+	struct kd_obj_priv *empty;
+	unsigned int i;
+
+	if (kd_priv_obj(p)->klass->size == sizeof(struct kd_obj))
+		for (i = 0; i < KD_CTX_SPARE; i++) {
+			empty = NULL;
+			if (!atomic_load_explicit(&ctx->spare[i],
+						  memory_order_relaxed) &&
+			    atomic_compare_exchange_strong_explicit(
+				    &ctx->spare[i], &empty, p,
+				    memory_order_release, memory_order_relaxed))
+				return;
+		}
+	free(p);
 }
 
 /*
  * Allocates an object of @cls for @ctx, not yet visible to kd_ctx_close()
- * nor to @owner's cascade: __kd_obj_publish() does that, or
+ * nor to @owner's cascade: __kd_obj_init_publish() does that, or
  * __kd_obj_destroy() frees it. @site is the constructor's call site.
  */
 struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
@@ -161,7 +196,15 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 		*err = -EINVAL;
 		return NULL;
 	}
-	depth = kd_class_depth(cls, site);
+	/*
+	 * A kind's own class (or one like it) is level 2 and valid, as
+	 * kd_class_depth() would find walking it.
+	 */
+	if (cls && cls->parent == &__kd_kobj_class &&
+	    cls->size == sizeof(struct kd_obj))
+		depth = 2;
+	else
+		depth = kd_class_depth(cls, site);
 	if (depth < 0) {
 		*err = -EINVAL;
 		return NULL;
@@ -177,7 +220,13 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 			return NULL;
 		}
 	}
-	p = calloc(1, sizeof(*p) + cls->size);
+	/*
+	 * Not calloc(): glibc's calloc() bypasses the per-thread cache that
+	 * malloc() and free() share, and a spare object is not zeroed. The
+	 * fields are set one by one instead; only the instance is zeroed,
+	 * as kd_class documents.
+	 */
+	p = kd_obj_alloc(ctx, cls);
 	if (!p) {
 		*err = -ENOMEM;
 		return NULL;
@@ -187,6 +236,7 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 	atomic_init(&p->refs, 2);
 	p->ctx = ctx;
 	__kd_ctx_get(ctx);
+	p->owner = NULL;
 	if (op) {
 		p->owner = owner;
 		atomic_fetch_add(&op->refs, 1);
@@ -194,10 +244,19 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 	kd_list_init(&p->ctx_link);
 	kd_list_init(&p->sibling);
 	kd_list_init(&p->children);
+	atomic_init(&p->nchildren, 0);
 	p->depth = depth;
+	/* No thread runs the chain yet: kd_chain_dispose() compares this. */
+	p->chain.thread = 0;
 	p->file = site->file;
 	p->line = site->line;
+	p->kind = NULL;
+	p->map = NULL;
+	p->map_len = 0;
 	kd_priv_obj(p)->klass = cls;
+	if (cls->size > sizeof(struct kd_obj))
+		memset(p->instance + sizeof(struct kd_obj), 0,
+		       cls->size - sizeof(struct kd_obj));
 	return p;
 }
 
@@ -207,15 +266,16 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
  * The owner's child count goes up before its state is read, and its claim
  * (__kd_obj_dispose) sets the state before the count is read, both
  * sequentially consistent: either this sees the claim and backs out, or
- * the claimer sees the count and looks for the child under ctx->lock.
+ * the claimer sees the count and looks for the child under
+ * ctx->objects_lock.
  */
-int __kd_obj_publish(struct kd_obj_priv *p)
+static int kd_obj_publish(struct kd_obj_priv *p)
 {
 	struct kd_ctx *ctx = p->ctx;
 	struct kd_obj_priv *op = __kd_obj_priv(p->owner);
 	int ret = 0;
 
-	pthread_mutex_lock(&ctx->lock);
+	kd_lock(&ctx->objects_lock);
 	if (op)
 		atomic_fetch_add(&op->nchildren, 1);
 	if (ctx->closing || (op && atomic_load(&op->state) != KD_LIVE)) {
@@ -227,32 +287,32 @@ int __kd_obj_publish(struct kd_obj_priv *p)
 		if (op)
 			kd_list_add_tail(&op->children, &p->sibling);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	kd_unlock(&ctx->objects_lock);
 	return ret;
 }
 
-static void kd_obj_free(struct kd_obj_priv *p)
+/* The last reference is gone (__kd_obj_put()). */
+static inline void kd_obj_free(struct kd_obj_priv *p)
 {
 	struct kd_obj_priv *op = __kd_obj_priv(p->owner);
 	struct kd_ctx *ctx = p->ctx;
 
 	p->magic = 0;
-	free(p);
+	kd_obj_dealloc(ctx, p);
 	if (op)
 		__kd_obj_put(op);
 	__kd_ctx_put(ctx);
 }
 
-/* Frees an object that __kd_obj_publish() refused or was never given. */
-void __kd_obj_destroy(struct kd_obj_priv *p)
+void __kd_obj_free(struct kd_obj_priv *p)
 {
 	kd_obj_free(p);
 }
 
-void __kd_obj_put(struct kd_obj_priv *p)
+/* Frees an object that kd_obj_publish() refused or was never given. */
+void __kd_obj_destroy(struct kd_obj_priv *p)
 {
-	if (atomic_fetch_sub(&p->refs, 1) == 1)
-		kd_obj_free(p);
+	__kd_obj_free(p);
 }
 
 static struct kd_obj *kd_obj_new_site(struct kd_ctx *ctx,
@@ -338,7 +398,9 @@ KD_EXPORT int kd_obj_unref(struct kd_obj *obj)
 
 	if (!p)
 		return -EINVAL;
-	__kd_obj_put(p);
+	/* __kd_obj_put(), with the free inline: most objects end here. */
+	if (atomic_fetch_sub(&p->refs, 1) == 1)
+		kd_obj_free(p);
 	return 0;
 }
 
@@ -388,15 +450,24 @@ KD_EXPORT struct kd_obj *kd_obj_cast(struct kd_obj *obj,
 	return kd_obj_cast_at(obj, cls, NULL, 0);
 }
 
-/* Enters the dispose of @cls, at @level of @p's chain. */
+/*
+ * Enters the dispose of @cls, at @level of @p's chain. A class without
+ * dispose inherits its parent's: both are entered at once, as if it had
+ * chained up (which is all kd_chain_dispose() could find it doing), down
+ * to a class with a dispose; kd_object_class has one.
+ */
 static void kd_chain_call(struct kd_obj_priv *p, const struct kd_class *cls,
 			  unsigned int level)
 {
+	while (!cls->dispose) {
+		p->chain.ran |= 1U << level;
+		cls = kd_class_parent(cls);
+		level--;
+	}
 	p->chain.ran |= 1U << level;
-	if (cls->dispose)
-		cls->dispose(kd_priv_obj(p), p->chain.disposing);
-	else
-		kd_chain_dispose(cls, kd_priv_obj(p), p->chain.disposing);
+	p->chain.entered = cls;
+	p->chain.level = level;
+	cls->dispose(kd_priv_obj(p), p->chain.disposing);
 }
 
 /* Records the first misbehaviour of a chain, for kd_chain_report(). */
@@ -442,7 +513,14 @@ KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
 	if (!p || atomic_load(&p->state) != KD_DISPOSING ||
 	    !pthread_equal(p->chain.thread, pthread_self()))
 		return;
-	level = kd_class_level(p, cls);
+	/*
+	 * The class entered last is the one that chains up in a chain that
+	 * runs as it should: its level is known. Any other is looked for.
+	 */
+	if (cls == p->chain.entered)
+		level = p->chain.level;
+	else
+		level = kd_class_level(p, cls);
 	if (level <= 0) {
 		kd_chain_fault(
 			p, cls,
@@ -465,14 +543,13 @@ KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
 }
 
 /*
- * Runs @p's class chain; the kind's dispose in it releases the kernel
- * object as @mode says (KD_MODE_FINALIZE when not @disposing).
- * Return: 0, or -EPROTO if a class misbehaved; *kernel gets what the
- * kind's dispose returned (see __kd_handle_close()), 0 if there is none.
+ * Runs the class chain of @p, whose class is not a kind's own (see
+ * kd_chain_run()).
  */
-static int kd_chain_run(struct kd_obj_priv *p, bool disposing,
-			enum kd_mode mode, int *kernel)
+static int kd_chain_run_classes(struct kd_obj_priv *p, bool disposing,
+				enum kd_mode mode, int *kernel)
 {
+	const struct kd_class *cls = kd_priv_obj(p)->klass;
 	unsigned int lowest;
 
 	p->chain = (struct kd_chain){
@@ -481,7 +558,7 @@ static int kd_chain_run(struct kd_obj_priv *p, bool disposing,
 		.mode = disposing ? mode : KD_MODE_FINALIZE,
 	};
 
-	kd_chain_call(p, kd_priv_obj(p)->klass, p->depth);
+	kd_chain_call(p, cls, p->depth);
 	while (!(p->chain.ran & 1)) {
 		/* The lowest level entered did not chain up: finish for it. */
 		lowest = __builtin_ctz(p->chain.ran);
@@ -497,10 +574,36 @@ static int kd_chain_run(struct kd_obj_priv *p, bool disposing,
 }
 
 /*
- * Unlinks a claimed object from the finalizer list and from its owner.
- * Context: ctx->lock held.
+ * Runs @p's class chain; the kind's dispose in it releases the kernel
+ * object as @mode says (KD_MODE_FINALIZE when not @disposing).
+ * Return: 0, or -EPROTO if a class misbehaved; *kernel gets what the
+ * kind's dispose returned (see __kd_handle_close()), 0 if there is none.
  */
-static void kd_obj_unlink_locked(struct kd_obj_priv *p)
+static inline int kd_chain_run(struct kd_obj_priv *p, bool disposing,
+			       enum kd_mode mode, int *kernel)
+{
+	const struct kd_class *cls = kd_priv_obj(p)->klass;
+
+	/*
+	 * A kind's own class (kd_token_class...) has no dispose: its chain is
+	 * the library's alone, the kind's dispose and kd_object_class's
+	 * empty one, which chain up as they should. Run the kind's part
+	 * directly, without the two indirect calls and the bookkeeping that
+	 * exist to check classes written outside the library.
+	 */
+	if (cls->parent == &__kd_kobj_class && !cls->dispose) {
+		*kernel =
+			__kd_kobj_close(p, disposing ? mode : KD_MODE_FINALIZE);
+		return 0;
+	}
+	return kd_chain_run_classes(p, disposing, mode, kernel);
+}
+
+/*
+ * Unlinks a claimed object from the finalizer list and from its owner.
+ * Context: ctx->objects_lock held.
+ */
+static inline void kd_obj_unlink_locked(struct kd_obj_priv *p)
 {
 	struct kd_obj_priv *op = __kd_obj_priv(p->owner);
 
@@ -521,7 +624,7 @@ static int kd_obj_cascade(struct kd_obj_priv *p)
 		c = NULL;
 		if (!atomic_load(&p->nchildren))
 			return ret;
-		pthread_mutex_lock(&p->ctx->lock);
+		kd_lock(&p->ctx->objects_lock);
 		for (pos = p->children.prev; pos != &p->children;
 		     pos = pos->prev) {
 			c = kd_container_of(pos, struct kd_obj_priv, sibling);
@@ -531,7 +634,7 @@ static int kd_obj_cascade(struct kd_obj_priv *p)
 			}
 			c = NULL;
 		}
-		pthread_mutex_unlock(&p->ctx->lock);
+		kd_unlock(&p->ctx->objects_lock);
 		if (!c)
 			return ret;
 		/*
@@ -554,7 +657,8 @@ static int kd_obj_cascade(struct kd_obj_priv *p)
  * @p.
  * Return: as kd_dispose().
  */
-int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
+static inline __attribute__((always_inline)) int
+kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
 {
 	enum kd_mode mode = pending ? KD_MODE_DEFER : KD_MODE_SYNC;
 	unsigned int live = KD_LIVE;
@@ -564,7 +668,7 @@ int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
 		*pending = false;
 	if (!atomic_compare_exchange_strong(&p->state, &live, KD_DISPOSING))
 		return 0;
-	ret = kd_obj_cascade(p);
+	ret = atomic_load(&p->nchildren) ? kd_obj_cascade(p) : 0;
 	r = kd_chain_run(p, true, mode, &kernel);
 	if (r < 0)
 		ret = r;
@@ -577,12 +681,19 @@ int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
 	} else if (!ret && kernel < 0) {
 		ret = kernel;
 	}
-	pthread_mutex_lock(&p->ctx->lock);
+	kd_lock(&p->ctx->objects_lock);
 	kd_obj_unlink_locked(p);
-	pthread_mutex_unlock(&p->ctx->lock);
-	atomic_store(&p->state, KD_DISPOSED);
+	kd_unlock(&p->ctx->objects_lock);
+	/* Only LIVE and DISPOSING (the claim above) are waited on. */
+	atomic_store_explicit(&p->state, KD_DISPOSED, memory_order_release);
 	__kd_obj_put(p);
 	return ret ? ret : 1;
+}
+
+/* kd_obj_dispose(), inline in kd_dispose(), for the other callers. */
+int __kd_obj_dispose(struct kd_obj_priv *p, bool *pending)
+{
+	return kd_obj_dispose(p, pending);
 }
 
 /*
@@ -620,7 +731,7 @@ int __kd_obj_init_publish(struct kd_obj_priv *p, kd_init_fn *init, void *arg)
 			return ret;
 		}
 	}
-	ret = __kd_obj_publish(p);
+	ret = kd_obj_publish(p);
 	if (!ret)
 		return 0;
 	if (init) {
@@ -640,7 +751,7 @@ KD_EXPORT int kd_dispose(struct kd_obj *obj)
 
 	if (!p)
 		return -EINVAL;
-	return __kd_obj_dispose(p, NULL);
+	return kd_obj_dispose(p, NULL);
 }
 
 KD_EXPORT int kd_close(struct kd_obj *obj)
@@ -773,7 +884,7 @@ int __kd_ctx_finalize(struct kd_ctx *ctx)
 	int n = 0, kernel;
 
 	kd_list_init(&claimed);
-	pthread_mutex_lock(&ctx->lock);
+	kd_lock(&ctx->objects_lock);
 	ctx->closing = true;
 	for (pos = ctx->objects.prev; pos != &ctx->objects; pos = prev) {
 		prev = pos->prev;
@@ -785,7 +896,7 @@ int __kd_ctx_finalize(struct kd_ctx *ctx)
 		kd_obj_unlink_locked(p);
 		kd_list_add_tail(&claimed, &p->ctx_link);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	kd_unlock(&ctx->objects_lock);
 
 	while (!kd_list_empty(&claimed)) {
 		p = kd_container_of(claimed.next, struct kd_obj_priv, ctx_link);

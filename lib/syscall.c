@@ -2,6 +2,7 @@
 /*
  * The ioctls of /dev/kdispose, each returning its result or -errno (errno
  * is read right after the call and never used as a result channel).
+ * CREATE and DISPOSE, which every object makes, are inline in lib.h.
  */
 #include <errno.h>
 #include <sys/ioctl.h>
@@ -18,18 +19,6 @@ static int kd_ioctl(int fd, unsigned long cmd, void *arg)
 int __kd_sys_version(int fd)
 {
 	return kd_ioctl(fd, KDISPOSE_IOC_VERSION, NULL);
-}
-
-int __kd_sys_create(int fd, struct kdispose_create *c)
-{
-	return kd_ioctl(fd, KDISPOSE_IOC_CREATE, c);
-}
-
-int __kd_sys_dispose(int fd, uint64_t handle)
-{
-	struct kdispose_dispose d = { .handle = handle };
-
-	return kd_ioctl(fd, KDISPOSE_IOC_DISPOSE, &d);
 }
 
 int __kd_sys_dispose_batch(int fd, struct kdispose_dispose_batch *b)

@@ -13,6 +13,10 @@
  * with the kernel's query), kd_prep_dispose() in linked SQEs, init hooks
  * that fail halfway, checked casts, KD_AUTO_UNREF, the version checks,
  * and what kd_ctx_close() counts and kd_ctx_fd() polls.
+ *
+ * Last, what the fast path shares: memory that constructors reuse, the
+ * kinds' own classes disposed without a class chain, and threads that
+ * create and dispose on one context at once.
  */
 #include "kdispose_test.h"
 
@@ -2249,6 +2253,198 @@ TEST_F(lib, ctx_fd_poll_tells_nothing)
 	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents & (POLLIN | POLLOUT));
 	EXPECT_EQ(1, kd_dispose(ev));
 	kd_obj_unref(ev);
+}
+
+/*
+ * Constructors reuse the memory of freed objects (the context keeps a few
+ * of the smallest ones; malloc() keeps the others): an instance is zeroed
+ * all the same, whatever its last owner left in it.
+ */
+struct wide {
+	struct kd_obj obj;
+	uint64_t word[6];
+};
+
+static const struct kd_class wide_class = {
+	.name = "test_wide",
+	.size = sizeof(struct wide),
+	.parent = &kd_token_class,
+};
+
+TEST_F(lib, instance_zeroed_when_memory_reused)
+{
+	int round, i, err, dirty;
+	struct wide *w;
+
+	for (round = 0; round < 4; round++) {
+		w = (struct wide *)kd_token_new(self->ctx, &wide_class, NULL,
+						round, &err);
+		ASSERT_NE(NULL, w) TH_LOG("%s", strerror(-err));
+		for (i = dirty = 0; i < 6; i++) {
+			dirty += w->word[i] != 0;
+			w->word[i] = ~0ULL;
+		}
+		EXPECT_EQ(0, dirty) TH_LOG("round %d", round);
+		EXPECT_EQ(1, kd_dispose(&w->obj));
+		EXPECT_EQ(0, kd_obj_unref(&w->obj));
+	}
+}
+
+/* The kinds' own classes dispose without a class chain: still one winner. */
+TEST_F(lib, dispose_8_threads_one_winner_kind_class)
+{
+	pthread_t th[8];
+	struct race r;
+	int round, i, err;
+
+	for (round = 0; round < 20; round++) {
+		memset(&r, 0, sizeof(r));
+		r.obj = kd_token_new(self->ctx, NULL, NULL, round, &err);
+		ASSERT_NE(NULL, r.obj);
+		ASSERT_EQ(0, pthread_barrier_init(&r.start, NULL, 8));
+		for (i = 0; i < 8; i++)
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, race_dispose,
+						    &r));
+		for (i = 0; i < 8; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&r.start);
+		EXPECT_EQ(1, atomic_load(&r.ones));
+		EXPECT_EQ(7, atomic_load(&r.zeros));
+		EXPECT_EQ(0, atomic_load(&r.others));
+		EXPECT_EQ(0, kd_raw_dispose(self->ctx, handle_of(r.obj)));
+		kd_obj_unref(r.obj);
+	}
+}
+
+/*
+ * Threads sharing one context: what one frees, another's constructor may
+ * take (the context's spare objects), and all of them link into and out
+ * of its finalizer list at once.
+ */
+#define SHARE_THREADS 8
+
+struct share {
+	struct kd_ctx *ctx;
+	pthread_barrier_t start;
+	unsigned int iters;
+	atomic_int kept, bad;
+};
+
+struct share_thread {
+	struct share *s;
+	unsigned int id;
+};
+
+/*
+ * Objects of the smallest size, which the context keeps for reuse when
+ * freed: each thread publishes the one it holds, so that two constructors
+ * handed the same memory see each other.
+ */
+static const struct kd_class bare_class = {
+	.name = "test_bare",
+	.size = sizeof(struct kd_obj),
+};
+
+static struct kd_obj *_Atomic share_held[SHARE_THREADS];
+
+static void *share_spares(void *arg)
+{
+	struct share_thread *t = arg;
+	struct share *s = t->s;
+	struct kd_obj *obj;
+	unsigned int i, j;
+	int err;
+
+	pthread_barrier_wait(&s->start);
+	for (i = 0; i < s->iters; i++) {
+		obj = kd_obj_new(s->ctx, &bare_class, NULL, &err);
+		if (!obj) {
+			atomic_fetch_add(&s->bad, 1);
+			continue;
+		}
+		atomic_store(&share_held[t->id], obj);
+		for (j = 0; j < SHARE_THREADS; j++)
+			if (j != t->id && atomic_load(&share_held[j]) == obj)
+				atomic_fetch_add(&s->bad, 1);
+		atomic_store(&share_held[t->id], NULL);
+		if (kd_dispose(obj) != 1 || kd_obj_unref(obj))
+			atomic_fetch_add(&s->bad, 1);
+	}
+	return NULL;
+}
+
+/*
+ * Library-only owners and children, most disposed (the cascade walks the
+ * children under the context's lock), every eighth pair left to
+ * kd_ctx_close().
+ */
+static void *share_list(void *arg)
+{
+	struct share_thread *t = arg;
+	struct share *s = t->s;
+	struct kd_obj *owner, *child;
+	unsigned int i;
+	int err;
+
+	pthread_barrier_wait(&s->start);
+	for (i = 0; i < s->iters; i++) {
+		owner = kd_obj_new(s->ctx, &node_class, NULL, &err);
+		child = owner ? kd_obj_new(s->ctx, &node_class, owner, &err) :
+				NULL;
+		if (!child) {
+			atomic_fetch_add(&s->bad, 1);
+			continue;
+		}
+		if (i % 8 == 7) {
+			atomic_fetch_add(&s->kept, 2);
+		} else if (kd_dispose(owner) != 1 ||
+			   kd_obj_is_disposed(child) != 1 ||
+			   kd_dispose(child) != 0) {
+			atomic_fetch_add(&s->bad, 1);
+		}
+		kd_obj_unref(child);
+		kd_obj_unref(owner);
+	}
+	return NULL;
+}
+
+static void share_run(struct __test_metadata *_metadata, struct kd_ctx *ctx,
+		      void *(*fn)(void *), unsigned int iters, struct share *s)
+{
+	struct share_thread t[SHARE_THREADS];
+	pthread_t th[SHARE_THREADS];
+	unsigned int i;
+
+	s->ctx = ctx;
+	s->iters = iters;
+	ASSERT_EQ(0, pthread_barrier_init(&s->start, NULL, SHARE_THREADS));
+	for (i = 0; i < SHARE_THREADS; i++) {
+		t[i] = (struct share_thread){ .s = s, .id = i };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, fn, &t[i]));
+	}
+	for (i = 0; i < SHARE_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&s->start);
+}
+
+TEST_F(lib, threads_share_spare_objects)
+{
+	struct share s = { 0 };
+
+	share_run(_metadata, self->ctx, share_spares, kd_t_scaled(20000), &s);
+	EXPECT_EQ(0, atomic_load(&s.bad));
+	EXPECT_EQ(0, kd_ctx_close(self->ctx));
+	self->ctx = NULL;
+}
+
+TEST_F(lib, threads_share_finalizer_list)
+{
+	struct share s = { 0 };
+
+	share_run(_metadata, self->ctx, share_list, kd_t_scaled(4000), &s);
+	EXPECT_EQ(0, atomic_load(&s.bad));
+	EXPECT_EQ(atomic_load(&s.kept), kd_ctx_close(self->ctx));
+	self->ctx = NULL;
 }
 
 TEST_HARNESS_MAIN
