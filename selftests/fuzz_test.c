@@ -702,6 +702,32 @@ static void exports_close(void)
 	}
 }
 
+/*
+ * In a new child: forget the inherited export fds that are not open as
+ * export fds here. fork() copies the fd table before the memory, and the
+ * parent's other threads keep running in between: an export fd made and
+ * stored meanwhile is in the child's copy of fz_exports but not in its fd
+ * table, and the child must not close that number later (its own io_uring
+ * may have it by then).
+ */
+static void exports_adopt(void)
+{
+	static const char want[] = "anon_inode:[kdispose-";
+	char path[32], link[sizeof(want)];
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < NEXPORTS; i++) {
+		fd = atomic_load(&fz_exports[i]);
+		if (fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (readlink(path, link, sizeof(link)) != sizeof(link) ||
+		    memcmp(link, want, sizeof(link) - 1))
+			atomic_store(&fz_exports[i], -1);
+	}
+}
+
 /* One of the @n entries of ring @ring written ever, or NULL. */
 static const struct fz_recent *pick_recent(struct fz_thread *t,
 					   const struct fz_recent *ring,
@@ -920,6 +946,7 @@ static void fz_fork(struct fz_thread *t)
 	if (pid == 0) {
 		t->child = true;
 		t->ring_up = false;	/* the parent's ring is not ours */
+		exports_adopt();
 		fz_run(t, CHILD_OPS);
 		_exit(0);
 	}
