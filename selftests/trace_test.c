@@ -15,24 +15,6 @@
 #include "kdispose_test.h"
 #include "kselftest_harness.h"
 
-#define TRACEFS "/sys/kernel/tracing/"
-
-/* O_TRUNC: opening "trace" so is what clears the buffer. */
-static int trace_write(const char *file, const char *value)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), TRACEFS "%s", file);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 /*
  * Collect the kdispose lines of the trace buffer into @out, each reduced to
  * "event: fields" (the task, cpu and timestamp columns dropped).
@@ -43,7 +25,7 @@ static int trace_collect(char out[][256], int max)
 	char *line, *save, *ev;
 	int n = 0, len;
 
-	len = kd_t_read_file(TRACEFS "trace", buf, sizeof(buf));
+	len = kd_t_read_file(KD_T_TRACEFS "trace", buf, sizeof(buf));
 	if (len < 0)
 		return len;
 	for (line = strtok_r(buf, "\n", &save); line;
@@ -72,23 +54,23 @@ FIXTURE_SETUP(trace)
 {
 	char filter[64];
 
-	if (access(TRACEFS "events/kdispose", F_OK))
+	if (access(KD_T_TRACEFS "events/kdispose", F_OK))
 		SKIP(return, "no tracefs or no kdispose events (CONFIG_TRACING off?)");
 	snprintf(filter, sizeof(filter), "owner == %d", getpid());
-	ASSERT_EQ(0, trace_write("events/kdispose/enable", "0"));
-	ASSERT_EQ(0, trace_write("trace", ""));
-	ASSERT_EQ(0, trace_write("events/kdispose/filter", filter));
-	ASSERT_EQ(0, trace_write("events/kdispose/enable", "1"));
+	ASSERT_EQ(0, kd_t_trace_write("events/kdispose/enable", "0"));
+	ASSERT_EQ(0, kd_t_trace_write("trace", ""));
+	ASSERT_EQ(0, kd_t_trace_write("events/kdispose/filter", filter));
+	ASSERT_EQ(0, kd_t_trace_write("events/kdispose/enable", "1"));
 	self->fd = kd_t_open();
 	ASSERT_LE(0, self->fd);
 }
 
 FIXTURE_TEARDOWN(trace)
 {
-	if (access(TRACEFS "events/kdispose", F_OK))
+	if (access(KD_T_TRACEFS "events/kdispose", F_OK))
 		return;
-	EXPECT_EQ(0, trace_write("events/kdispose/enable", "0"));
-	EXPECT_EQ(0, trace_write("events/kdispose/filter", "0"));
+	EXPECT_EQ(0, kd_t_trace_write("events/kdispose/enable", "0"));
+	EXPECT_EQ(0, kd_t_trace_write("events/kdispose/filter", "0"));
 	if (self->fd >= 0)
 		close(self->fd);
 }
