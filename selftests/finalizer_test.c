@@ -54,55 +54,6 @@ static int make_tokens(int fd, int n, const char *label)
 	return 0;
 }
 
-/* Send @fd over the unix socket @sock. Return: 0 or -errno. */
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'F';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-/* Receive one fd from @sock. Return: the fd or -errno. */
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg;
-	ssize_t n;
-	int fd;
-
-	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	if (n != 1)
-		return -EPROTO;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-		return -EPROTO;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
-}
-
 /*
  * Poll the counters until @want objects were finalized since @before, at
  * most @ms milliseconds; @gc runs the unix garbage collector meanwhile.
@@ -329,7 +280,7 @@ TEST_F(finalizer, scm_rights_receiver_close_finalizes)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(self->fd);
 		close(sv[0]);
-		fd = recv_fd(sv[1]);
+		fd = kd_t_recv_fd(sv[1], NULL);
 		if (fd < 0)
 			_exit(1);
 		if (kd_t_query(fd, h, &q) || q.info[0] != 77)
@@ -339,7 +290,7 @@ TEST_F(finalizer, scm_rights_receiver_close_finalizes)
 		_exit(close(fd) ? 4 : 0);
 	}
 	EXPECT_EQ(0, close(sv[1]));
-	ASSERT_EQ(0, send_fd(sv[0], self->fd));
+	ASSERT_EQ(0, kd_t_send_fd(sv[0], self->fd, 'F'));
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
 	ASSERT_EQ(1, read(sv[0], &ack, 1));
@@ -364,7 +315,7 @@ TEST_F(finalizer, in_flight_fd_dropped_with_socket)
 
 	ASSERT_EQ(0, make_tokens(self->fd, 3, "flight"));
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-	ASSERT_EQ(0, send_fd(sv[0], self->fd));
+	ASSERT_EQ(0, kd_t_send_fd(sv[0], self->fd, 'F'));
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
 	KD_T_ASSERT_COUNTERS(mid);
@@ -389,8 +340,8 @@ TEST_F(finalizer, in_flight_fd_dropped_by_unix_gc)
 
 	ASSERT_EQ(0, make_tokens(self->fd, 4, "gc"));
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-	ASSERT_EQ(0, send_fd(sv[0], self->fd));
-	ASSERT_EQ(0, send_fd(sv[0], sv[1]));
+	ASSERT_EQ(0, kd_t_send_fd(sv[0], self->fd, 'F'));
+	ASSERT_EQ(0, kd_t_send_fd(sv[0], sv[1], 'F'));
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
 	EXPECT_EQ(0, close(sv[1]));

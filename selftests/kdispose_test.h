@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1022,6 +1023,55 @@ static inline int kd_t_ends_wait(struct kd_t_ends *e, int want, int ms)
 			return ret;
 		usleep(10000);
 	}
+}
+
+/* Send @fd over unix socket @sock, with byte @tag. Return: 0 or -errno. */
+static inline int kd_t_send_fd(int sock, int fd, char tag)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &tag, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/*
+ * Receive one fd over unix socket @sock, close-on-exec, and its byte into
+ * *@tag (may be NULL). Return: the fd; -EPIPE at end of file; -EPROTO for
+ * a message without an fd; or -errno.
+ */
+static inline int kd_t_recv_fd(int sock, char *tag)
+{
+	char data, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &data, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+	ssize_t n;
+	int fd;
+
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n == 0)
+		return -EPIPE;
+	if (n != 1)
+		return -errno;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
+	if (tag)
+		*tag = data;
+	return fd;
 }
 
 #endif /* KDISPOSE_TEST_H */

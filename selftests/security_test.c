@@ -456,45 +456,6 @@ TEST_F(security, handles_of_another_file_mean_nothing)
 	EXPECT_EQ(1, kd_t_dispose(self->fd, f.handle));
 }
 
-/* Receive one fd over unix socket @sock. Return: the fd or -errno. */
-static int recv_fd(int sock)
-{
-	char data, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &data, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -errno;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-		return -EPROTO;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
-	return fd;
-}
-
-/* Send @fd over unix socket @sock. Return: 0 or -errno. */
-static int send_fd(int sock, int fd)
-{
-	char data = 'f', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &data, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
 struct transfer {
 	int root_fd;		/* root's file, closed by the child */
 	int sock;		/* the child's end of the socket pair */
@@ -509,7 +470,7 @@ static int user_receives_file(struct shared *sh, void *arg)
 
 	/* Root's file reaches this process only through the socket. */
 	CHILD_CHECK(sh, close(t->root_fd) == 0, "close root's fd");
-	fd = recv_fd(t->sock);
+	fd = kd_t_recv_fd(t->sock, NULL);
 	CHILD_CHECK(sh, fd >= 0, "recvmsg: %s", strerror(-fd));
 	CHILD_CHECK(sh, !kd_t_token_get(fd, t->handle, &v) && v == 77,
 		    "root's token through the received file");
@@ -538,7 +499,7 @@ TEST_F(security, scm_rights_hands_over_the_table)
 	self->sh->why[0] = '\0';
 	pid = as_nobody(self->sh, user_receives_file, &t);
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, send_fd(sv[0], self->fd));
+	ASSERT_EQ(0, kd_t_send_fd(sv[0], self->fd, 'f'));
 	ASSERT_TRUE(child_wait(pid)) TH_LOG("as uid %d: %s", NOBODY,
 					    self->sh->why);
 	EXPECT_EQ(-EIDRM, kd_t_query(self->fd, t.handle,
@@ -652,7 +613,7 @@ static int user_unix_cycle(struct shared *sh, void *arg)
 	ret = kd_t_create(fd, KDISPOSE_TYPE_FILE, 0, sv[0], 0, "cycle", &h);
 	/* Pinned: close the cycle, so that the parent sees what it costs. */
 	if (ret == 0)
-		CHILD_CHECK(sh, send_fd(sv[1], fd) == 0, "send the file");
+		CHILD_CHECK(sh, kd_t_send_fd(sv[1], fd, 'f') == 0, "send the file");
 	CHILD_CHECK(sh, ret == -ELOOP, "pin of a unix socket: %s",
 		    ret ? strerror(-ret) : "pinned");
 	close(sv[0]);
@@ -692,7 +653,7 @@ static int wait_released(const struct kd_t_counters *start,
 
 	/* A socket closed with an fd in flight runs the unix collector. */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == 0) {
-		send_fd(sv[1], sv[0]);
+		kd_t_send_fd(sv[1], sv[0], 'f');
 		close(sv[0]);
 		close(sv[1]);
 	}
@@ -1055,7 +1016,7 @@ static int user_attack(struct shared *sh, void *arg)
 			kept = true;
 			break;
 		case KEEP_SCM:
-			ret = send_fd(sv[0], f.fd);
+			ret = kd_t_send_fd(sv[0], f.fd, 'f');
 			/* The user's fds in flight are bounded too. */
 			CHILD_CHECK(sh, !ret || ret == -ETOOMANYREFS ||
 				    ret == -EAGAIN, "sendmsg: %s",

@@ -193,54 +193,6 @@ static long long handles_of(int efd)
 	return ret ? ret : (long long)v;
 }
 
-/* Send @fd over unix socket @sock, with byte @tag. Return: 0 or -errno. */
-static int send_fd(int sock, int fd, char tag)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &tag, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-/*
- * Receive one fd over unix socket @sock, and its byte into *@tag (may be
- * NULL). Return: the fd, -errno, or -EPIPE at the end of the stream.
- */
-static int recv_fd(int sock, char *tag)
-{
-	char data, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &data, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg;
-	ssize_t n;
-	int fd;
-
-	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	if (n == 0)
-		return -EPIPE;
-	if (n != 1)
-		return -errno;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-		return -EPROTO;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
-	if (tag)
-		*tag = data;
-	return fd;
-}
-
 /* What a forked child reports to the test. */
 struct report {
 	char why[256];		/* the child's first failure */
@@ -1255,7 +1207,7 @@ TEST_F(xproc, child_by_fork_uses_the_object)
 
 static int child_receive(struct report *rep, int sock, __u32 type)
 {
-	int efd = recv_fd(sock, NULL);
+	int efd = kd_t_recv_fd(sock, NULL);
 
 	CHILD_CHECK(rep, efd >= 0, "recvmsg: %s", strerror(-efd));
 	return child_use(rep, efd, type);
@@ -1278,7 +1230,7 @@ TEST_F(xproc, child_by_scm_rights_uses_the_object)
 	close(sv[1]);
 	efd = kd_t_export(self->fd, self->h, 0);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, send_fd(sv[0], efd, 'e'));
+	ASSERT_EQ(0, kd_t_send_fd(sv[0], efd, 'e'));
 	/* In flight, then the child's: the parent's copy goes now. */
 	ASSERT_EQ(0, close(efd));
 	parent_sees(_metadata, self->fd, self->h, variant->type, pid,
@@ -1443,7 +1395,7 @@ static int many_worker(struct report *rep, int sock, int go)
 
 	CHILD_CHECK(rep, fd >= 0, "open: %s", strerror(-fd));
 	for (;;) {
-		n.efd = recv_fd(sock, &c);
+		n.efd = kd_t_recv_fd(sock, &c);
 		if (n.efd == -EPIPE)
 			break;
 		CHILD_CHECK(rep, n.efd >= 0, "recvmsg: %s", strerror(-n.efd));
@@ -1545,7 +1497,7 @@ TEST_F_TIMEOUT(many, importers_end_the_object_once, 600)
 			o.nimports = 1 + rnd_next(&seed) % MANY_MAX_IMPORTS;
 			o.seed = rnd_next(&seed);
 			nimports += o.nimports;
-			ASSERT_EQ(0, send_fd(self->w[i].sock, efd, 'e'));
+			ASSERT_EQ(0, kd_t_send_fd(self->w[i].sock, efd, 'e'));
 			ASSERT_EQ(sizeof(o), write(self->w[i].sock, &o,
 						   sizeof(o)));
 		}
@@ -1854,7 +1806,7 @@ static int user_hands_over_bytes(struct report *rep, void *arg)
 	CHILD_CHECK(rep, mem_write(fd, h, 0, "nobody's", 8) == 0, "write");
 	efd = kd_t_export(fd, h, 0);
 	CHILD_CHECK(rep, efd >= 0, "export: %s", strerror(-efd));
-	CHILD_CHECK(rep, send_fd(sock, efd, 'e') == 0, "send");
+	CHILD_CHECK(rep, kd_t_send_fd(sock, efd, 'e') == 0, "send");
 	CHILD_CHECK(rep, close(efd) == 0, "close efd");
 	CHILD_CHECK(rep, kd_t_dispose(fd, h) == 1, "dispose");
 	CHILD_CHECK(rep, close(fd) == 0, "close");
@@ -1887,7 +1839,7 @@ TEST_F(quota, imported_bytes_stay_with_their_creator)
 	close(sv[1]);
 	self->fd = kd_t_open();
 	ASSERT_LE(0, self->fd);
-	efd = recv_fd(sv[0], NULL);
+	efd = kd_t_recv_fd(sv[0], NULL);
 	ASSERT_LE(0, efd) TH_LOG("nobody: %s", self->rep->why);
 	ASSERT_EQ(0, kd_t_import(self->fd, efd, KDISPOSE_TYPE_MEMORY, 0,
 				 "root", &hr));
@@ -1955,7 +1907,7 @@ static void unix_gc(void)
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
 		return;
-	send_fd(sv[1], sv[0], 'g');
+	kd_t_send_fd(sv[1], sv[0], 'g');
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -1985,8 +1937,8 @@ TEST_F(cycle, export_fd_in_a_unix_cycle_is_collected)
 	EXPECT_EQ(1, names_of(efd));
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
-	ASSERT_EQ(0, send_fd(sv[1], efd, 'e'));
-	ASSERT_EQ(0, send_fd(sv[1], sv[0], 's'));
+	ASSERT_EQ(0, kd_t_send_fd(sv[1], efd, 'e'));
+	ASSERT_EQ(0, kd_t_send_fd(sv[1], sv[0], 's'));
 	ASSERT_EQ(0, close(efd));
 	ASSERT_EQ(0, close(sv[0]));
 	ASSERT_EQ(0, close(sv[1]));
