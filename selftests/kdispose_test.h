@@ -729,11 +729,12 @@ static inline int kd_t_wait_settled(const struct kd_t_counters *start,
 } while (0)
 
 /*
- * kd_t_fdinfo() - the value of "@key:" in /proc/self/fdinfo/@fd, e.g.
- * "kdispose_live" or "kdispose_live_token".
+ * kd_t_fdinfo_str() - the text after "@key:" and its blanks in
+ * /proc/self/fdinfo/@fd, into @val (@len bytes, truncated).
  * Return: 0, -errno, or -ENOENT if the key is absent.
  */
-static inline int kd_t_fdinfo(int fd, const char *key, __u64 *value)
+static inline int kd_t_fdinfo_str(int fd, const char *key, char *val,
+				  size_t len)
 {
 	char path[64], buf[4096], *line, *save;
 	size_t klen = strlen(key);
@@ -746,12 +747,29 @@ static inline int kd_t_fdinfo(int fd, const char *key, __u64 *value)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			if (sscanf(line + klen + 1, " %llu", value) != 1)
-				return -EPROTO;
+			line += klen + 1;
+			line += strspn(line, " \t");
+			snprintf(val, len, "%s", line);
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+/*
+ * kd_t_fdinfo() - the value of "@key:" in /proc/self/fdinfo/@fd, e.g.
+ * "kdispose_live" or "kdispose_live_token".
+ * Return: 0, -errno, -ENOENT if the key is absent, or -EPROTO if its value
+ * is not a number.
+ */
+static inline int kd_t_fdinfo(int fd, const char *key, __u64 *value)
+{
+	char val[32];
+	int ret = kd_t_fdinfo_str(fd, key, val, sizeof(val));
+
+	if (ret)
+		return ret;
+	return sscanf(val, "%llu", value) == 1 ? 0 : -EPROTO;
 }
 
 /*

@@ -149,32 +149,6 @@ static int obj_alive(int fd, __u64 h)
 	return kd_t_query(fd, h, &q);
 }
 
-/*
- * fdinfo_str() - the text after "@key:\t" in /proc/self/fdinfo/@fd.
- * Return: 0, -errno, or -ENOENT if the key is absent.
- */
-static int fdinfo_str(int fd, const char *key, char *val, size_t len)
-{
-	char path[64], buf[4096], *line, *save;
-	size_t klen = strlen(key);
-	int ret;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	ret = kd_t_read_file(path, buf, sizeof(buf));
-	if (ret < 0)
-		return ret;
-	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			line += klen + 1;
-			line += strspn(line, " \t");
-			snprintf(val, len, "%s", line);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 /* Return: kdispose_names of export fd @efd, or -errno. */
 static long long names_of(int efd)
 {
@@ -312,7 +286,7 @@ TEST_F(share, export_fd_names_its_object)
 	snprintf(want, sizeof(want), "anon_inode:[kdispose-%s]",
 		 kind_names[variant->type]);
 	EXPECT_STREQ(want, link);
-	ASSERT_EQ(0, fdinfo_str(self->efd, "kdispose_kind", kind,
+	ASSERT_EQ(0, kd_t_fdinfo_str(self->efd, "kdispose_kind", kind,
 				sizeof(kind)));
 	EXPECT_STREQ(kind_names[variant->type], kind);
 	EXPECT_EQ(2, names_of(self->efd));
