@@ -36,6 +36,8 @@
 #   INSMOD_ARGS="..." kdispose.ko parameters in the VM
 #   VM_ENV="K=V ..."  environment of the tests in the VM
 #   VM_TIMEOUT=SECS   wall-clock limit of one VM run
+#   VM_BOOT_TIMEOUT=SECS  (environment) how long a kernel may take to start
+#                     the VM's /init before it is booted once more (300)
 #   VM_SMP=N          vCPUs of the bench's VM (default 2; make bench only)
 #   VM_APPEND="..."   more kernel command line for the VM, e.g. preempt=full
 #                     (scripts/vm-run --append)
