@@ -50,17 +50,18 @@ struct kdispose_ctx *kdispose_ctx_alloc(void)
 }
 
 /**
- * kdispose_ctx_put - drop a reference on an owner's state
+ * kdispose_ctx_put_many - drop references on an owner's state
  * @ctx: the owner
+ * @n: how many, at least 1: the references of objects freed together
  *
  * The last reference goes once the release hook has run and every object
  * is freed: then the state is freed.
  *
  * Context: process context.
  */
-void kdispose_ctx_put(struct kdispose_ctx *ctx)
+void kdispose_ctx_put_many(struct kdispose_ctx *ctx, unsigned int n)
 {
-	if (!refcount_dec_and_test(&ctx->ref))
+	if (!refcount_sub_and_test(n, &ctx->ref))
 		return;
 	kdispose_user_put(ctx->user);
 	mutex_destroy(&ctx->lock);

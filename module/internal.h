@@ -329,12 +329,23 @@ struct kdispose_object *kdispose_object_lookup_mmap(struct kdispose_ctx *ctx,
 
 /* ctx.c */
 struct kdispose_ctx *kdispose_ctx_alloc(void);
-void kdispose_ctx_put(struct kdispose_ctx *ctx);
+void kdispose_ctx_put_many(struct kdispose_ctx *ctx, unsigned int n);
 void kdispose_ctx_release(struct kdispose_ctx *ctx);
 void kdispose_report_leak(struct kdispose_object *obj);
 int kdispose_charge_bytes(struct kdispose_ctx *ctx, u64 bytes);
 void kdispose_uncharge_bytes(struct kdispose_ctx *ctx, u64 bytes);
 void kdispose_show_fdinfo(struct seq_file *m, struct kdispose_ctx *ctx);
+
+/**
+ * kdispose_ctx_put - drop a reference on an owner's state
+ * @ctx: the owner
+ *
+ * Context: process context.
+ */
+static inline void kdispose_ctx_put(struct kdispose_ctx *ctx)
+{
+	kdispose_ctx_put_many(ctx, 1);
+}
 
 /* object.c */
 int kdispose_cache_init(void);

@@ -293,21 +293,53 @@ static void kdispose_unpublish_locked(struct kdispose_ctx *ctx,
 }
 
 /*
- * The last reference is gone: free the resource and the object. @deferred
- * tells whether that reference was another user's than the table's.
+ * The last reference is gone: free the resource. @deferred tells whether
+ * that reference was another user's than the table's. The object's memory
+ * and its reference on the owner go next, at once or with others.
  */
-static void kdispose_object_release(struct kdispose_object *obj,
-				    bool deferred)
+static void kdispose_object_release_resource(struct kdispose_object *obj,
+					     bool deferred)
 {
 	const struct kdispose_kind_ops *ops = kdispose_ops(obj->kind);
-	struct kdispose_ctx *ctx = obj->owner;
 
 	trace_kdispose_release(obj, deferred);
 	if (ops->release)
 		ops->release(obj);
 	kdispose_stats_released(obj->kind);
+}
+
+static void kdispose_object_release(struct kdispose_object *obj,
+				    bool deferred)
+{
+	struct kdispose_ctx *ctx = obj->owner;
+
+	kdispose_object_release_resource(obj, deferred);
 	kmem_cache_free(kdispose_object_cache, obj);
 	kdispose_ctx_put(ctx);
+}
+
+/*
+ * Objects of one owner whose resources are released, freed together: their
+ * memory in one kmem_cache_free_bulk() and the references they held on the
+ * owner in one atomic, instead of one each per object. A freed object
+ * refuses new references (its count is zero) whether its memory has gone
+ * back to the cache yet or not, so nothing can tell the delay.
+ */
+#define KDISPOSE_FREE_BULK	16
+
+struct kdispose_free_batch {
+	unsigned int n;
+	void *objs[KDISPOSE_FREE_BULK];
+};
+
+static void kdispose_free_flush(struct kdispose_ctx *ctx,
+				struct kdispose_free_batch *fb)
+{
+	if (!fb->n)
+		return;
+	kmem_cache_free_bulk(kdispose_object_cache, fb->n, fb->objs);
+	kdispose_ctx_put_many(ctx, fb->n);
+	fb->n = 0;
 }
 
 /**
@@ -366,7 +398,8 @@ unsigned int kdispose_take_tree_locked(struct kdispose_ctx *ctx,
  * @via: the entry point of an explicit dispose, ignored when finalizing
  *
  * Runs each object's ->dispose and puts the table's reference, yielding the
- * CPU every KDISPOSE_RESCHED_BATCH objects.
+ * CPU every KDISPOSE_RESCHED_BATCH objects; those whose last reference that
+ * was are freed KDISPOSE_FREE_BULK at a time.
  *
  * Context: process context, @ctx->lock not held.
  */
@@ -374,10 +407,12 @@ void kdispose_dispose_taken(struct kdispose_ctx *ctx,
 			    struct kdispose_taken *taken, bool disposing,
 			    unsigned int via)
 {
+	struct kdispose_free_batch fb;
 	struct kdispose_object *obj;
 	struct hlist_node *next;
 	unsigned int n = 0;
 
+	fb.n = 0;
 	hlist_for_each_entry_safe(obj, next, &taken->head, sibling) {
 		const struct kdispose_kind_ops *ops = kdispose_ops(obj->kind);
 
@@ -393,9 +428,14 @@ void kdispose_dispose_taken(struct kdispose_ctx *ctx,
 		}
 		if (ops->dispose)
 			ops->dispose(obj, disposing);
-		if (refcount_dec_and_test(&obj->ref))
-			kdispose_object_release(obj, false);
+		if (!refcount_dec_and_test(&obj->ref))
+			continue;
+		kdispose_object_release_resource(obj, false);
+		fb.objs[fb.n++] = obj;
+		if (fb.n == KDISPOSE_FREE_BULK)
+			kdispose_free_flush(ctx, &fb);
 	}
+	kdispose_free_flush(ctx, &fb);
 	taken->tail = NULL;
 }
 

@@ -220,6 +220,62 @@ TEST_F(batch, cascade_within_the_batch)
 			  .disposed = 3, .live = -3, .released = 3);
 }
 
+/*
+ * The objects whose last reference a batch drops are freed together, a
+ * few at a time; a buffer still mapped is not one of them. Its release
+ * waits for the munmap, and its pages stay the program's until then.
+ * MAPPED_SPAN spans several of the module's groups of frees, with a
+ * mapped buffer in each and an unmapped one last.
+ */
+#define MAPPED_SPAN	40
+
+TEST_F(batch, mapped_buffers_released_at_their_last_put)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct kd_t_counters before, mid, after;
+	__u64 h[MAPPED_SPAN];
+	__s32 res[MAPPED_SPAN];
+	char *map[MAPPED_SPAN] = { NULL };
+	int i, nmapped = 0;
+	__u32 nd;
+
+	ASSERT_EQ(0, kd_t_counters_read(&before));
+	for (i = 0; i < MAPPED_SPAN; i++) {
+		struct kdispose_query q;
+
+		ASSERT_EQ(0, kd_t_create(self->fd, KDISPOSE_TYPE_MEMORY, 0,
+					 page, 0, "mapped", &h[i]));
+		if (i % 7 != 3)
+			continue;
+		ASSERT_EQ(0, kd_t_query(self->fd, h[i], &q));
+		map[i] = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      self->fd, q.info[1]);
+		ASSERT_NE(MAP_FAILED, map[i]);
+		memset(map[i], 'a' + i % 26, page);
+		nmapped++;
+	}
+
+	ASSERT_EQ(0, kd_t_dispose_batch(self->fd, h, res, MAPPED_SPAN, &nd));
+	EXPECT_EQ(MAPPED_SPAN, nd);
+	ASSERT_EQ(0, kd_t_counters_read(&mid));
+	KD_T_EXPECT_DELTA(&before, &mid, KDISPOSE_TYPE_MEMORY,
+			  .created = MAPPED_SPAN, .disposed = MAPPED_SPAN,
+			  .released = MAPPED_SPAN - nmapped);
+
+	for (i = 0; i < MAPPED_SPAN; i++) {
+		if (!map[i])
+			continue;
+		EXPECT_EQ('a' + i % 26, map[i][0]);
+		EXPECT_EQ('a' + i % 26, map[i][page - 1]);
+		map[i][0] = 'z';
+		EXPECT_EQ(0, munmap(map[i], page));
+	}
+	ASSERT_EQ(0, kd_t_counters_read(&after));
+	KD_T_EXPECT_DELTA(&before, &after, KDISPOSE_TYPE_MEMORY,
+			  .created = MAPPED_SPAN, .disposed = MAPPED_SPAN,
+			  .released = MAPPED_SPAN);
+}
+
 TEST_F(batch, count_zero_touches_nothing)
 {
 	__u64 h;
