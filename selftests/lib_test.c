@@ -2179,11 +2179,11 @@ TEST_F(lib, auto_unref_does_not_dispose)
 
 		EXPECT_EQ(tok, ref);
 	}
-	EXPECT_EQ(0, kd_obj_is_disposed(tok));
 	{
 		/* The caller's own reference: the context still holds one. */
 		KD_AUTO_UNREF(struct kd_obj) last = tok;
 
+		EXPECT_EQ(0, kd_obj_is_disposed(tok));
 		EXPECT_EQ(0, kd_raw_query(self->ctx, h, &q));
 	}
 	EXPECT_EQ(0, kd_raw_query(self->ctx, h, &q));
