@@ -305,8 +305,8 @@ enum kd_state {
 
 /*
  * struct kd_chain - one run of an object's class chain, written only by the
- * thread that claimed the object, while the chain runs
- * @thread: that thread.
+ * thread that claimed the object, while the chain runs (which thread that
+ * is, is &struct kd_obj_priv.chain_thread)
  * @ran: bit n set once the dispose of level n was entered.
  * @bad: a class did not chain up exactly once, or changed @disposing.
  * @disposing: the argument of this chain.
@@ -321,7 +321,6 @@ enum kd_state {
  * @level: its level.
  */
 struct kd_chain {
-	pthread_t thread;
 	uint32_t ran;
 	bool bad;
 	bool disposing;
@@ -365,6 +364,9 @@ struct kd_kind;
  * @nchildren: entries of @children, changed under ctx->objects_lock but read
  *	without it by kd_obj_cascade() (see kd_obj_publish()).
  * @depth: level of klass in its chain (kd_object_class is level 0).
+ * @chain_thread: the thread that runs the chain, 0 before. Written once, by
+ *	that thread after it claimed the object; read by any thread in
+ *	kd_chain_dispose(), hence atomic.
  * @chain: the state of the chain while it runs.
  * @file: the call site of the constructor (NULL if unknown), kept for the
  *	debug reports.
@@ -387,6 +389,7 @@ struct kd_obj_priv {
 	struct kd_list children;
 	atomic_uint nchildren;
 	unsigned int depth;
+	_Atomic(pthread_t) chain_thread;
 	struct kd_chain chain;
 	const char *file;
 	unsigned int line;

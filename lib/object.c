@@ -247,7 +247,7 @@ struct kd_obj_priv *__kd_obj_create(struct kd_ctx *ctx,
 	atomic_init(&p->nchildren, 0);
 	p->depth = depth;
 	/* No thread runs the chain yet: kd_chain_dispose() compares this. */
-	p->chain.thread = 0;
+	atomic_init(&p->chain_thread, 0);
 	p->file = site->file;
 	p->line = site->line;
 	p->kind = NULL;
@@ -509,9 +509,15 @@ KD_EXPORT void kd_chain_dispose(const struct kd_class *cls, struct kd_obj *obj,
 	struct kd_obj_priv *p = __kd_obj_priv(obj);
 	int level;
 
-	/* Only the thread running @obj's chain may extend it. */
+	/*
+	 * Only the thread running @obj's chain may extend it. Any thread may
+	 * ask, while that one sets itself there: an atomic load, which sees
+	 * either no thread or that one, and only that one sees itself.
+	 */
 	if (!p || atomic_load(&p->state) != KD_DISPOSING ||
-	    !pthread_equal(p->chain.thread, pthread_self()))
+	    !pthread_equal(atomic_load_explicit(&p->chain_thread,
+						memory_order_relaxed),
+			   pthread_self()))
 		return;
 	/*
 	 * The class entered last is the one that chains up in a chain that
@@ -552,8 +558,9 @@ static int kd_chain_run_classes(struct kd_obj_priv *p, bool disposing,
 	const struct kd_class *cls = kd_priv_obj(p)->klass;
 	unsigned int lowest;
 
+	atomic_store_explicit(&p->chain_thread, pthread_self(),
+			      memory_order_relaxed);
 	p->chain = (struct kd_chain){
-		.thread = pthread_self(),
 		.disposing = disposing,
 		.mode = disposing ? mode : KD_MODE_FINALIZE,
 	};
