@@ -203,7 +203,11 @@ TEST_F(poll, epoll_wait_woken_by_signal)
  * succeed (nobody else consumes), and at the end every event has been
  * read exactly as many times as it was signaled, with none left signaled
  * or reported. A signal that epoll does not report leaves its event
- * pending forever: the consumer then sees nothing for STORM_QUIET_MS.
+ * pending forever: the consumer then sees nothing for STORM_QUIET_MS
+ * although a signal it knows was delivered (the signaler's ioctl
+ * returned before the wait began) is still unread. A quiet spell with
+ * every delivered signal read is no failure: a signaler that the host
+ * stalls, under TCG on a loaded machine, can be silent that long.
  */
 #define STORM_EVENTS	1000
 #define STORM_SIGNALS	2500	/* per signaler */
@@ -216,6 +220,7 @@ struct storm {
 	unsigned int sent[STORM_EVENTS];
 	unsigned int got[STORM_EVENTS];
 	unsigned long sent_total;
+	unsigned long delivered_total;	/* signals whose ioctl returned */
 	int finished;		/* signalers done */
 	int error;		/* a signaler's failed ioctl, as errno */
 };
@@ -248,6 +253,9 @@ static void storm_signal(struct storm_signaler *g)
 		ret = kd_t_event_signal(g->fd, g->h[i]);
 		if (ret)
 			__atomic_store_n(&s->error, -ret, __ATOMIC_SEQ_CST);
+		else
+			__atomic_add_fetch(&s->delivered_total, 1,
+					   __ATOMIC_SEQ_CST);
 		done++;
 	}
 	__atomic_add_fetch(&s->finished, 1, __ATOMIC_SEQ_CST);
@@ -330,6 +338,8 @@ TEST_F_TIMEOUT(poll, storm_1000_events, 120)
 		int finished = __atomic_load_n(&s->finished, __ATOMIC_SEQ_CST);
 		unsigned long sent = __atomic_load_n(&s->sent_total,
 						     __ATOMIC_SEQ_CST);
+		unsigned long delivered =
+			__atomic_load_n(&s->delivered_total, __ATOMIC_SEQ_CST);
 
 		ASSERT_EQ(0, s->error) TH_LOG("signal: %s",
 					      strerror(s->error));
@@ -338,9 +348,11 @@ TEST_F_TIMEOUT(poll, storm_1000_events, 120)
 			break;
 		n = epoll_wait(ep, out, ARRAY_SIZE(out), STORM_QUIET_MS);
 		ASSERT_LE(0, n) TH_LOG("epoll_wait: %s", strerror(errno));
+		if (n == 0 && got_total >= delivered)
+			continue;
 		ASSERT_LT(0, n)
-			TH_LOG("nothing reported for %d ms: %lu of %lu signals read",
-			       STORM_QUIET_MS, got_total, sent);
+			TH_LOG("nothing reported for %d ms: %lu of %lu delivered signals read",
+			       STORM_QUIET_MS, got_total, delivered);
 		for (i = 0; i < n; i++) {
 			unsigned int e = out[i].data.u32;
 			__u64 v = 0;
