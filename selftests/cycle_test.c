@@ -48,7 +48,7 @@
  * How long a cycle's release may take once the child is reaped. It never
  * comes on a module that pins such a file, so this is the time to red.
  */
-#define CYCLE_WAIT_MS	5000
+#define CYCLE_WAIT_MS	15000
 
 /* A file to pin, and the fds besides it that the test must close. */
 struct target {

@@ -49,7 +49,7 @@
 #define CYCLE_BYTES	(1 << 20)
 
 /* How long the release of a file caught in a cycle may take. */
-#define CYCLE_WAIT_MS	5000
+#define CYCLE_WAIT_MS	15000
 
 /* What the root process and the user's child share. */
 struct shared {

@@ -54,7 +54,7 @@
 #define SH_BYTES	8192
 
 /* Longest wait for what a close releases (a file's release may lag). */
-#define SETTLE_MS	5000
+#define SETTLE_MS	15000
 
 /*
  * A bound on waits that the test expects to end (a child signaling an
