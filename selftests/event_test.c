@@ -56,55 +56,6 @@ static __u32 ev_state(int fd, __u64 h)
 	return kd_t_query(fd, h, &q) ? ~0U : q.state;
 }
 
-/*
- * Whether the task whose /proc directory is @dir sleeps in an ioctl:
- * state S and system call 16 (x86-64 ioctl) in progress.
- */
-static bool asleep_in_ioctl(const char *dir)
-{
-	char path[96], buf[512], *paren;
-
-	snprintf(path, sizeof(path), "%s/syscall", dir);
-	if (kd_t_read_file(path, buf, sizeof(buf)) < 0 ||
-	    strncmp(buf, "16 ", 3))
-		return false;
-	snprintf(path, sizeof(path), "%s/stat", dir);
-	if (kd_t_read_file(path, buf, sizeof(buf)) < 0)
-		return false;
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] == 'S';
-}
-
-/* Wait up to 10 s until thread @tid of this process sleeps in an ioctl. */
-static bool wait_thread_asleep(pid_t tid)
-{
-	char dir[64];
-	int i;
-
-	snprintf(dir, sizeof(dir), "/proc/self/task/%d", tid);
-	for (i = 0; i < 10000; i++) {
-		if (asleep_in_ioctl(dir))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
-/* Same for process @pid (single-threaded). */
-static bool wait_process_asleep(pid_t pid)
-{
-	char dir[64];
-	int i;
-
-	snprintf(dir, sizeof(dir), "/proc/%d", pid);
-	for (i = 0; i < 10000; i++) {
-		if (asleep_in_ioctl(dir))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 /* One waiting thread: inputs, then what it saw. */
 struct waiter {
 	pthread_t thread;
@@ -137,7 +88,7 @@ static int waiter_start(struct waiter *w, int fd, __u64 h, __u64 timeout)
 		return -1;
 	while (!__atomic_load_n(&w->tid, __ATOMIC_SEQ_CST))
 		usleep(100);
-	return wait_thread_asleep(w->tid) ? 0 : -1;
+	return kd_t_wait_asleep(w->tid, SYS_ioctl) ? 0 : -1;
 }
 
 /* How many of @n waiters have returned. */
@@ -533,7 +484,7 @@ TEST_F(event, fork_child_waiter_signaled)
 	ASSERT_EQ(0, ev_create(self->fd, 0, 0, &h));
 	pid = fork_waiter(self->fd, h);
 	ASSERT_LT(0, pid);
-	ASSERT_TRUE(wait_process_asleep(pid));
+	ASSERT_TRUE(kd_t_wait_asleep(pid, SYS_ioctl));
 	ASSERT_EQ(0, ev_signal(self->fd, h));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -550,7 +501,7 @@ TEST_F(event, fork_child_waiter_disposed)
 	ASSERT_EQ(0, ev_create(self->fd, 0, 0, &h));
 	pid = fork_waiter(self->fd, h);
 	ASSERT_LT(0, pid);
-	ASSERT_TRUE(wait_process_asleep(pid));
+	ASSERT_TRUE(kd_t_wait_asleep(pid, SYS_ioctl));
 	KD_T_ASSERT_COUNTERS(before);
 	ASSERT_EQ(1, kd_t_dispose(self->fd, h));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -573,7 +524,7 @@ TEST_F(event, kill_sleeping_waiter)
 	ASSERT_EQ(0, ev_create(self->fd, 0, 0, &h));
 	pid = fork_waiter(self->fd, h);
 	ASSERT_LT(0, pid);
-	ASSERT_TRUE(wait_process_asleep(pid));
+	ASSERT_TRUE(kd_t_wait_asleep(pid, SYS_ioctl));
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));

@@ -39,7 +39,6 @@
  * cut at each element; FIXTURE(mem_hole) has memory-buffer reads and
  * writes with a hole at one page of the user buffer, a variant per page.
  */
-#include <dirent.h>
 #include <liburing.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -117,18 +116,7 @@ static int fi_disarm(int nth)
 /* Return: the number of open fds of this process, or -errno. */
 static int count_fds(void)
 {
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir("/proc/self/fd");
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
+	return kd_t_count_entries("/proc/self/fd", NULL, NULL);
 }
 
 /* Return: "FDSize" of /proc/self/status (the fd table's size), or -errno. */

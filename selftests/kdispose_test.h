@@ -20,6 +20,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -371,6 +372,39 @@ static inline int kd_t_event_signaled(int fd, __u64 handle)
 	if (ret)
 		return ret;
 	return !!(q.state & KDISPOSE_STATE_SIGNALED);
+}
+
+/*
+ * kd_t_count_entries() - the entries of directory @dir other than . and ..;
+ * with @file, only those whose @dir/<entry>/@file begins with @prefix
+ * ("/proc/self/task", "comm", "iou-wrk-": the io-wq workers).
+ * Return: the count, or -errno when @dir cannot be read.
+ */
+static inline int kd_t_count_entries(const char *dir, const char *file,
+				     const char *prefix)
+{
+	char path[300], buf[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (file) {
+			snprintf(path, sizeof(path), "%s/%s/%s", dir,
+				 de->d_name, file);
+			if (kd_t_read_file(path, buf, sizeof(buf)) <= 0 ||
+			    strncmp(buf, prefix, strlen(prefix)))
+				continue;
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /*

@@ -702,38 +702,6 @@ static void *waiter_main(void *arg)
 	return NULL;
 }
 
-/*
- * Whether thread @tid of this process sleeps in an ioctl: state S and
- * system call 16 (x86-64 ioctl) in progress.
- */
-static bool thread_asleep(pid_t tid)
-{
-	char path[96], buf[512], *paren;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	if (kd_t_read_file(path, buf, sizeof(buf)) < 0 ||
-	    strncmp(buf, "16 ", 3))
-		return false;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	if (kd_t_read_file(path, buf, sizeof(buf)) < 0)
-		return false;
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] == 'S';
-}
-
-/* Wait (10 s at most) until thread @tid sleeps in an ioctl. */
-static bool thread_wait_asleep(pid_t tid)
-{
-	int i;
-
-	for (i = 0; i < 10000; i++) {
-		if (thread_asleep(tid))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 /* Start a waiter and wait until it sleeps. Return: 0 or -1. */
 static int waiter_start(struct waiter *w, int fd, __u64 h, bool many)
 {
@@ -745,7 +713,7 @@ static int waiter_start(struct waiter *w, int fd, __u64 h, bool many)
 		return -1;
 	while (!__atomic_load_n(&w->tid, __ATOMIC_SEQ_CST))
 		usleep(100);
-	return thread_wait_asleep(w->tid) ? 0 : -1;
+	return kd_t_wait_asleep(w->tid, SYS_ioctl) ? 0 : -1;
 }
 
 static bool waiter_done(struct waiter *w)
@@ -1610,7 +1578,7 @@ TEST_F(waiter, disposed_handle_ends_only_its_waits)
 	 * dispose woke them to look), inside the wait they started.
 	 */
 	for (i = 1; i < 3; i++) {
-		EXPECT_TRUE(thread_wait_asleep(self->w[i].tid))
+		EXPECT_TRUE(kd_t_wait_asleep(self->w[i].tid, SYS_ioctl))
 			TH_LOG("waiter %d", i);
 		EXPECT_FALSE(waiter_done(&self->w[i])) TH_LOG("waiter %d", i);
 	}

@@ -17,7 +17,6 @@
  * Loop bodies holding an ASSERT or EXPECT are braced: with a TH_LOG, such a
  * macro is two statements, and the second would run after the loop.
  */
-#include <dirent.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -170,25 +169,7 @@ static int ring_dispose_all(struct io_uring *ring, int fd,
 /* Return: the number of io-wq workers ("iou-wrk-*") of this process. */
 static int io_workers(void)
 {
-	char path[300], comm[32];
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir("/proc/self/task");
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 de->d_name);
-		if (kd_t_read_file(path, comm, sizeof(comm)) > 0 &&
-		    !strncmp(comm, "iou-wrk-", 8))
-			n++;
-	}
-	closedir(dir);
-	return n;
+	return kd_t_count_entries("/proc/self/task", "comm", "iou-wrk-");
 }
 
 /* Set up a ring, or SKIP the test when this kernel has no io_uring. */
