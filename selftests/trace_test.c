@@ -57,10 +57,10 @@ FIXTURE_SETUP(trace)
 	if (access(KD_T_TRACEFS "events/kdispose", F_OK))
 		SKIP(return, "no tracefs or no kdispose events (CONFIG_TRACING off?)");
 	snprintf(filter, sizeof(filter), "owner == %d", getpid());
-	ASSERT_EQ(0, kd_t_trace_write("events/kdispose/enable", "0"));
+	ASSERT_EQ(0, kd_t_trace_enable("events/kdispose/", false));
 	ASSERT_EQ(0, kd_t_trace_write("trace", ""));
 	ASSERT_EQ(0, kd_t_trace_write("events/kdispose/filter", filter));
-	ASSERT_EQ(0, kd_t_trace_write("events/kdispose/enable", "1"));
+	ASSERT_EQ(0, kd_t_trace_enable("events/kdispose/", true));
 	self->fd = kd_t_open();
 	ASSERT_LE(0, self->fd);
 }
@@ -69,7 +69,7 @@ FIXTURE_TEARDOWN(trace)
 {
 	if (access(KD_T_TRACEFS "events/kdispose", F_OK))
 		return;
-	EXPECT_EQ(0, kd_t_trace_write("events/kdispose/enable", "0"));
+	EXPECT_EQ(0, kd_t_trace_enable("events/kdispose/", false));
 	EXPECT_EQ(0, kd_t_trace_write("events/kdispose/filter", "0"));
 	if (self->fd >= 0)
 		close(self->fd);
