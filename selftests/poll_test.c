@@ -21,7 +21,6 @@
 
 #include "kdispose_test.h"
 
-#define SYS_READ	0	/* x86-64 */
 
 KD_T_DEV_FIXTURE(poll, KD_T_ALL);
 
@@ -578,7 +577,7 @@ TEST_F(poll, read_blocking_woken_by_another_process)
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(self->fd);
-		if (!kd_t_wait_asleep(parent, SYS_READ))
+		if (!kd_t_wait_asleep(parent, SYS_read))
 			_exit(2);
 		fd2 = kd_t_open();
 		if (fd2 < 0 || kd_t_import(fd2, efd, KDISPOSE_TYPE_EVENT, 0,

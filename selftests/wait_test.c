@@ -24,7 +24,6 @@
 
 #define MS		1000000ULL	/* nanoseconds */
 #define FOREVER		(~0ULL)
-#define SYS_IOCTL	16		/* x86-64 */
 
 KD_T_DEV_FIXTURE(wait, KDISPOSE_TYPE_EVENT);
 
@@ -93,7 +92,7 @@ static int waiter_start(struct waiter *w, int fd, const __u64 *h, __u32 n,
 		return -1;
 	while (!__atomic_load_n(&w->tid, __ATOMIC_SEQ_CST))
 		usleep(100);
-	return kd_t_wait_asleep(w->tid, SYS_IOCTL) ? 0 : -1;
+	return kd_t_wait_asleep(w->tid, SYS_ioctl) ? 0 : -1;
 }
 
 static bool waiter_done(struct waiter *w)
@@ -260,7 +259,7 @@ TEST_F(wait, all_wakes_only_when_the_last_is_signaled)
 				  FOREVER));
 	ASSERT_EQ(0, kd_t_event_signal(self->fd, h[0]));
 	ASSERT_EQ(0, kd_t_event_signal(self->fd, h[2]));
-	ASSERT_TRUE(kd_t_wait_asleep(w.tid, SYS_IOCTL));
+	ASSERT_TRUE(kd_t_wait_asleep(w.tid, SYS_ioctl));
 	usleep(50000);
 	EXPECT_FALSE(waiter_done(&w));
 	EXPECT_EQ(1, kd_t_event_signaled(self->fd, h[0]));
