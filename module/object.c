@@ -151,15 +151,19 @@ static int kdispose_publish_locked(struct kdispose_ctx *ctx,
 	return 0;
 }
 
-/* Keep a user's label as printable ASCII only: it reaches the kernel log. */
+/*
+ * Keep a user's label as printable ASCII only: it reaches the kernel log.
+ * Truncated to KDISPOSE_LABEL_LEN - 1 characters, NUL-padded: one pass over
+ * what the user wrote, no more (most labels are short, or empty).
+ */
 static void kdispose_label_copy(char *label, const char *user)
 {
 	unsigned int i;
+	char c;
 
-	strscpy_pad(label, user, KDISPOSE_LABEL_LEN);
-	for (i = 0; label[i]; i++)
-		if (!isprint(label[i]) || !isascii(label[i]))
-			label[i] = '?';
+	memset(label, 0, KDISPOSE_LABEL_LEN);
+	for (i = 0; i < KDISPOSE_LABEL_LEN - 1 && (c = user[i]); i++)
+		label[i] = isascii(c) && isprint(c) ? c : '?';
 }
 
 /**
