@@ -63,6 +63,7 @@ void kdispose_ctx_put_many(struct kdispose_ctx *ctx, unsigned int n)
 {
 	if (!refcount_sub_and_test(n, &ctx->ref))
 		return;
+	kdispose_spares_free(ctx);
 	kdispose_user_put(ctx->user);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);

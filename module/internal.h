@@ -30,6 +30,9 @@ struct vm_area_struct;
 #define KDISPOSE_MAX_SLOTS	BIT(KDISPOSE_SLOT_BITS)
 #define KDISPOSE_SEQ_MAX	(U64_MAX >> KDISPOSE_SLOT_BITS)
 
+/* Freed objects a file keeps for its next creates (kdispose_ctx.spare). */
+#define KDISPOSE_SPARE		4
+
 /*
  * The length of kind-indexed arrays: one more than the number of kinds in
  * kinds.h, since the UAPI numbers them from 1 (main.c checks that each
@@ -165,10 +168,13 @@ struct kdispose_table {
  * @user: the user the file's slots and bytes are charged to (user.c).
  * @tgid: the thread group that opened the file, the "fd owner" of traces
  *	and leak reports.
+ * @spare: memory of up to KDISPOSE_SPARE objects this file freed, kept for
+ *	its next creates (object.c). Each entry is claimed and filled with an
+ *	atomic exchange, without @lock. Freed with the state.
  *
- * After the release hook only @ref, @lock, @bytes, @user and @tgid remain
- * valid: the table is freed there, and whatever still holds an object
- * (a mapping, another file's failed lookup) only releases it.
+ * After the release hook only @ref, @lock, @bytes, @user, @tgid and @spare
+ * remain valid: the table is freed there, and whatever still holds an
+ * object (a mapping, another file's failed lookup) only releases it.
  */
 struct kdispose_ctx {
 	refcount_t ref;
@@ -184,6 +190,7 @@ struct kdispose_ctx {
 	struct xarray mmap_xa;
 	struct kdispose_user *user;
 	pid_t tgid;
+	struct kdispose_object *spare[KDISPOSE_SPARE];
 };
 
 /**
@@ -350,6 +357,7 @@ static inline void kdispose_ctx_put(struct kdispose_ctx *ctx)
 /* object.c */
 int kdispose_cache_init(void);
 void kdispose_cache_exit(void);
+void kdispose_spares_free(struct kdispose_ctx *ctx);
 int kdispose_object_create(struct kdispose_ctx *ctx,
 			   const struct kdispose_create *args,
 			   u64 __user *uhandle, struct kdispose_shared *import);

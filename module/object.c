@@ -93,6 +93,60 @@ void kdispose_cache_exit(void)
 	kmem_cache_destroy(kdispose_object_cache);
 }
 
+/*
+ * A file's spare objects: the memory of the last few objects it freed,
+ * which its next creates take before asking the cache (io_uring keeps its
+ * requests the same way). Claiming an entry is one exchange, so neither
+ * side takes a lock: a create that finds every entry empty allocates, a
+ * free that finds every entry taken gives the memory back to the cache.
+ * A spare's reference count is zero, as in the cache, so a lookup that
+ * still sees its memory fails as it does on freed memory (table.c), and
+ * it holds no reference on its owner: the owner's last put frees the
+ * spares, after every object that could refill them is gone. The memory
+ * stays charged to the memory cgroup of the task that first allocated it.
+ */
+static struct kdispose_object *kdispose_spare_get(struct kdispose_ctx *ctx)
+{
+	struct kdispose_object *obj;
+	unsigned int i;
+
+	for (i = 0; i < KDISPOSE_SPARE; i++) {
+		if (!READ_ONCE(ctx->spare[i]))
+			continue;
+		obj = xchg(&ctx->spare[i], NULL);
+		if (obj)
+			return obj;
+	}
+	return NULL;
+}
+
+static bool kdispose_spare_put(struct kdispose_ctx *ctx,
+			       struct kdispose_object *obj)
+{
+	unsigned int i;
+
+	for (i = 0; i < KDISPOSE_SPARE; i++)
+		if (!READ_ONCE(ctx->spare[i]) &&
+		    !cmpxchg(&ctx->spare[i], NULL, obj))
+			return true;
+	return false;
+}
+
+/**
+ * kdispose_spares_free - give a file's spare objects back to the cache
+ * @ctx: the owner, whose last reference is gone
+ *
+ * Context: any process context.
+ */
+void kdispose_spares_free(struct kdispose_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < KDISPOSE_SPARE; i++)
+		if (ctx->spare[i])
+			kmem_cache_free(kdispose_object_cache, ctx->spare[i]);
+}
+
 /* The number of ancestors of a published object. */
 static unsigned int kdispose_depth_locked(const struct kdispose_object *obj)
 {
@@ -195,7 +249,10 @@ int kdispose_object_create(struct kdispose_ctx *ctx,
 	if (!ops || args->flags)
 		return -EINVAL;
 
-	obj = kmem_cache_alloc(kdispose_object_cache, GFP_KERNEL_ACCOUNT);
+	obj = kdispose_spare_get(ctx);
+	if (!obj)
+		obj = kmem_cache_alloc(kdispose_object_cache,
+				       GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return -ENOMEM;
 	/*
@@ -318,32 +375,52 @@ static void kdispose_object_release(struct kdispose_object *obj,
 	struct kdispose_ctx *ctx = obj->owner;
 
 	kdispose_object_release_resource(obj, deferred);
-	kmem_cache_free(kdispose_object_cache, obj);
+	if (!kdispose_spare_put(ctx, obj))
+		kmem_cache_free(kdispose_object_cache, obj);
 	kdispose_ctx_put(ctx);
 }
 
 /*
- * Objects of one owner whose resources are released, freed together: their
- * memory in one kmem_cache_free_bulk() and the references they held on the
- * owner in one atomic, instead of one each per object. A freed object
- * refuses new references (its count is zero) whether its memory has gone
- * back to the cache yet or not, so nothing can tell the delay.
+ * Objects of one owner whose resources are released, freed together: those
+ * the owner's spares do not take go back to the cache in one
+ * kmem_cache_free_bulk(), and the references they held on the owner go in
+ * one atomic, instead of one each per object. A freed object refuses new
+ * references (its count is zero) whether its memory has gone back to the
+ * cache yet or not, so nothing can tell the delay.
  */
 #define KDISPOSE_FREE_BULK	16
 
 struct kdispose_free_batch {
 	unsigned int n;
+	unsigned int nref;
+	bool spares_full;
 	void *objs[KDISPOSE_FREE_BULK];
 };
 
 static void kdispose_free_flush(struct kdispose_ctx *ctx,
 				struct kdispose_free_batch *fb)
 {
-	if (!fb->n)
-		return;
-	kmem_cache_free_bulk(kdispose_object_cache, fb->n, fb->objs);
-	kdispose_ctx_put_many(ctx, fb->n);
+	if (fb->n)
+		kmem_cache_free_bulk(kdispose_object_cache, fb->n, fb->objs);
+	if (fb->nref)
+		kdispose_ctx_put_many(ctx, fb->nref);
 	fb->n = 0;
+	fb->nref = 0;
+}
+
+static void kdispose_free_add(struct kdispose_ctx *ctx,
+			      struct kdispose_free_batch *fb,
+			      struct kdispose_object *obj)
+{
+	fb->nref++;
+	if (!fb->spares_full) {
+		if (kdispose_spare_put(ctx, obj))
+			return;
+		fb->spares_full = true;
+	}
+	fb->objs[fb->n++] = obj;
+	if (fb->n == KDISPOSE_FREE_BULK)
+		kdispose_free_flush(ctx, fb);
 }
 
 /**
@@ -417,6 +494,8 @@ void kdispose_dispose_taken(struct kdispose_ctx *ctx,
 	unsigned int n = 0;
 
 	fb.n = 0;
+	fb.nref = 0;
+	fb.spares_full = false;
 	hlist_for_each_entry_safe(obj, next, &taken->head, sibling) {
 		const struct kdispose_kind_ops *ops = kdispose_ops(obj->kind);
 
@@ -435,9 +514,7 @@ void kdispose_dispose_taken(struct kdispose_ctx *ctx,
 		if (!refcount_dec_and_test(&obj->ref))
 			continue;
 		kdispose_object_release_resource(obj, false);
-		fb.objs[fb.n++] = obj;
-		if (fb.n == KDISPOSE_FREE_BULK)
-			kdispose_free_flush(ctx, &fb);
+		kdispose_free_add(ctx, &fb, obj);
 	}
 	kdispose_free_flush(ctx, &fb);
 	taken->tail = NULL;

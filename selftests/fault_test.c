@@ -57,6 +57,13 @@
 /* Tokens of the batch pointer tests: a third, partial chunk too. */
 #define PTR_BATCH	130
 
+/*
+ * Tokens a create sweep holds while it injects: more than the freed objects
+ * a file keeps for its next creates (KDISPOSE_SPARE in the module, 4), so
+ * that each create under test reaches the allocation's fault point.
+ */
+#define SPARE_TAKE	8
+
 /* Longest wait for an io_uring completion. */
 #define CQE_TIMEOUT_S	5
 
@@ -147,6 +154,7 @@ struct sweep_ctx {
 	int installed;		/* the fd a call returned, or -1 */
 	int *dups;		/* fds filling the fd table, or NULL */
 	int ndups;
+	__u64 held[SPARE_TAKE];	/* tokens that keep the spares taken */
 	__u64 batch[SWEEP_BATCH];
 	__s32 results[SWEEP_BATCH];
 	struct io_uring ring;
@@ -517,6 +525,29 @@ static void leave_full_fd_table(struct sweep_ctx *c)
 		close(c->dups[--c->ndups]);
 	free(c->dups);
 	c->dups = NULL;
+}
+
+/* Take the file's spare objects, so that the create under test allocates. */
+static int prepare_no_spares(struct sweep_ctx *c)
+{
+	int i, ret;
+
+	for (i = 0; i < SPARE_TAKE; i++) {
+		ret = kd_t_token(c->fd, 0, i, "spare", &c->held[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void cleanup_no_spares(struct sweep_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < SPARE_TAKE; i++)
+		if (c->held[i])
+			kd_t_dispose(c->fd, c->held[i]);
+	memset(c->held, 0, sizeof(c->held));
 }
 
 static int prepare_token(struct sweep_ctx *c)
@@ -995,16 +1026,23 @@ TEST_F_TIMEOUT(sweep, each_fault_point, 120)
 	}
 
 SWEEP(open, .call = call_open, .done = open_done);
-SWEEP(create_token, .call = call_create_token, .done = create_done);
+SWEEP(create_token, .call = call_create_token, .done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
 SWEEP(create_memory_page, .call = call_create_memory_page,
-	.done = create_done);
+	.done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
 SWEEP(create_memory_4_pages, .call = call_create_memory_pages,
-	.done = create_done);
-SWEEP(create_event, .call = call_create_event, .done = create_done);
-SWEEP(create_file, .call = call_create_file, .done = create_done);
-SWEEP(create_group, .call = call_create_group, .done = create_done);
+	.done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
+SWEEP(create_event, .call = call_create_event, .done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
+SWEEP(create_file, .call = call_create_file, .done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
+SWEEP(create_group, .call = call_create_group, .done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
 SWEEP(create_child, .init = init_group, .call = call_create_child,
-	.done = create_done);
+	.done = create_done,
+	.prepare = prepare_no_spares, .cleanup = cleanup_no_spares);
 SWEEP(create_grows_table_64, .prepare = prepare_grow_64,
 	.call = call_create_token, .done = create_done,
 	.cleanup = cleanup_grow);

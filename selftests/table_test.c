@@ -661,6 +661,63 @@ TEST_F(table, label_nul_padded)
 		EXPECT_EQ('\0', q.label[i]) TH_LOG("label[%d]", i);
 }
 
+/* What the caller wrote after the label's NUL stays out of the object. */
+TEST_F(table, label_bytes_after_nul_dropped)
+{
+	struct kdispose_create c = { .type = KDISPOSE_TYPE_TOKEN };
+	struct kdispose_query q;
+	int i;
+
+	memset(c.label, 'Z', sizeof(c.label));
+	memcpy(c.label, "ab", 3);
+	ASSERT_EQ(0, kd_t_ioctl(self->fd, KDISPOSE_IOC_CREATE, &c));
+	ASSERT_EQ(0, kd_t_query(self->fd, c.handle, &q));
+	EXPECT_STREQ("ab", q.label);
+	for (i = 2; i < KDISPOSE_LABEL_LEN; i++)
+		EXPECT_EQ('\0', q.label[i]) TH_LOG("label[%d]", i);
+}
+
+/*
+ * A file reuses the memory of the objects it freed for its next creates:
+ * nothing of their lives (label, value, links, children, references)
+ * shows in the new objects.
+ */
+TEST_F(table, reused_object_starts_clean)
+{
+	__u64 root, mid, leaf, h[6];
+	struct kdispose_query q;
+	int i, j;
+
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, kd_t_token(self->fd, 0, 1, "root-label-xyz", &root));
+		ASSERT_EQ(0, kd_t_token(self->fd, root, 2, "mid", &mid));
+		ASSERT_EQ(0, kd_t_token(self->fd, mid, 3, "leaf", &leaf));
+		ASSERT_EQ(0, kd_t_query(self->fd, leaf, &q));
+		ASSERT_EQ(1, kd_t_dispose(self->fd, root));
+	}
+	for (i = 0; i < 6; i++) {
+		ASSERT_EQ(0, kd_t_token(self->fd, 0, 0, NULL, &h[i]));
+		ASSERT_EQ(0, kd_t_query(self->fd, h[i], &q));
+		EXPECT_EQ(KDISPOSE_TYPE_TOKEN, q.type);
+		EXPECT_EQ(0, q.state);
+		EXPECT_EQ(2, q.refcount) TH_LOG("the table's and this call's");
+		EXPECT_EQ(0, q.parent);
+		EXPECT_EQ(0, q.nchildren);
+		EXPECT_EQ(0, q.depth);
+		EXPECT_EQ(0, q.info[0]);
+		for (j = 0; j < KDISPOSE_LABEL_LEN; j++)
+			EXPECT_EQ('\0', q.label[j]) TH_LOG("label[%d]", j);
+	}
+	/* A child of a reused object is its only child. */
+	ASSERT_EQ(0, kd_t_token(self->fd, h[0], 7, "child", &leaf));
+	ASSERT_EQ(0, kd_t_query(self->fd, h[0], &q));
+	EXPECT_EQ(1, q.nchildren);
+	ASSERT_EQ(1, kd_t_dispose(self->fd, h[0]));
+	EXPECT_EQ(-EIDRM, kd_t_query(self->fd, leaf, &q));
+	for (i = 1; i < 6; i++)
+		ASSERT_EQ(1, kd_t_dispose(self->fd, h[i]));
+}
+
 TEST_F(table, max_objects_emfile)
 {
 	struct kd_t_counters before, after;
