@@ -5,7 +5,9 @@
 # the return to user space, and write what each one executed: the total,
 # and the instructions per function. Environment: INSN_KSYMS, the guest's
 # /proc/kallsyms (text symbols); INSN_PORT; INSN_OUT, the report; INSN_WARM,
-# how many of each call to let go by first.
+# how many of each call to let go by first. Every address executed, in
+# order, goes to INSN_OUT.pcs ("call: address function" per line), for
+# reading against objdump -d.
 import bisect
 import collections
 import os
@@ -65,16 +67,16 @@ while len(calls) < len(order):
     if key in calls or seen[key] <= warm:
         continue
     per = collections.Counter()
-    total = 0
+    pcs = []
     while True:
         pc = reg('pc')
         if pc < 1 << 63:
             break
         per[sym(pc)] += 1
-        total += 1
+        pcs.append(pc)
         gdb.execute('stepi', to_string=True)
-    calls[key] = (total, per)
-gdb.execute('kill')
+    calls[key] = (len(pcs), per, pcs)
+gdb.execute("kill")
 
 base = calls['ioctl VERSION'][1]
 with open(os.environ['INSN_OUT'], 'w') as out:
@@ -82,7 +84,7 @@ with open(os.environ['INSN_OUT'], 'w') as out:
     for key in order:
         out.write('%-16s %6d\n' % (key, calls[key][0]))
     for key in order:
-        total, per = calls[key]
+        total, per, _ = calls[key]
         out.write('\n%s: %d instructions; per function' % (key, total))
         if key.startswith('ioctl ') and key != 'ioctl VERSION':
             out.write(', those that differ from ioctl VERSION (+extra)')
@@ -94,3 +96,8 @@ with open(os.environ['INSN_OUT'], 'w') as out:
                     out.write('  %+6d  %s\n' % (d, name))
             else:
                 out.write('  %6d  %s\n' % (n, name))
+
+with open(os.environ['INSN_OUT'] + '.pcs', 'w') as out:
+    for key in order:
+        for pc in calls[key][2]:
+            out.write('%s: %x %s\n' % (key, pc, sym(pc)))
