@@ -369,15 +369,20 @@ static void kdispose_object_release_resource(struct kdispose_object *obj,
 	kdispose_stats_released(obj->kind);
 }
 
-static void kdispose_object_release(struct kdispose_object *obj,
-				    bool deferred)
+/* Free a released object: to its owner's spares, or to the cache. */
+static void kdispose_object_free(struct kdispose_ctx *ctx,
+				 struct kdispose_object *obj)
 {
-	struct kdispose_ctx *ctx = obj->owner;
-
-	kdispose_object_release_resource(obj, deferred);
 	if (!kdispose_spare_put(ctx, obj))
 		kmem_cache_free(kdispose_object_cache, obj);
 	kdispose_ctx_put(ctx);
+}
+
+static void kdispose_object_release(struct kdispose_object *obj,
+				    bool deferred)
+{
+	kdispose_object_release_resource(obj, deferred);
+	kdispose_object_free(obj->owner, obj);
 }
 
 /*
@@ -423,6 +428,25 @@ static void kdispose_free_add(struct kdispose_ctx *ctx,
 		kdispose_free_flush(ctx, fb);
 }
 
+/*
+ * Take one object whose children are gone out of the table: off its
+ * parent's list, then unpublished. The table's reference stays with the
+ * caller.
+ */
+static void kdispose_take_one_locked(struct kdispose_ctx *ctx,
+				     struct kdispose_object *obj,
+				     bool disposing)
+{
+	struct kdispose_object *parent = obj->parent;
+
+	if (parent) {
+		hlist_del_init(&obj->sibling);
+		parent->nchildren--;
+		obj->parent = NULL;
+	}
+	kdispose_unpublish_locked(ctx, obj, disposing);
+}
+
 /**
  * kdispose_take_tree_locked - take a subtree out of its owner's table
  * @ctx: the owner
@@ -450,12 +474,7 @@ unsigned int kdispose_take_tree_locked(struct kdispose_ctx *ctx,
 			obj = hlist_entry(obj->children.first,
 					  struct kdispose_object, sibling);
 		parent = obj->parent;
-		if (parent) {
-			hlist_del(&obj->sibling);
-			parent->nchildren--;
-			obj->parent = NULL;
-		}
-		kdispose_unpublish_locked(ctx, obj, disposing);
+		kdispose_take_one_locked(ctx, obj, disposing);
 		/* Ownership of the table's reference moves to @out. */
 		if (out->tail)
 			hlist_add_behind(&obj->sibling, out->tail);
@@ -469,6 +488,32 @@ unsigned int kdispose_take_tree_locked(struct kdispose_ctx *ctx,
 			return n;
 		obj = parent;
 	}
+}
+
+/*
+ * Dispose one object taken out of its table: ->dispose, then the put of the
+ * table's reference. Returns true when that was the last reference: the
+ * resource is released, and the caller frees the object.
+ */
+static bool kdispose_dispose_one(struct kdispose_ctx *ctx,
+				 struct kdispose_object *obj, bool disposing,
+				 unsigned int via)
+{
+	const struct kdispose_kind_ops *ops = kdispose_ops(obj->kind);
+
+	if (disposing) {
+		trace_kdispose_dispose(ctx, obj->handle, obj, via);
+	} else {
+		trace_kdispose_finalize(obj);
+		if (READ_ONCE(kdispose_leak_report))
+			kdispose_report_leak(obj);
+	}
+	if (ops->dispose)
+		ops->dispose(obj, disposing);
+	if (!refcount_dec_and_test(&obj->ref))
+		return false;
+	kdispose_object_release_resource(obj, false);
+	return true;
 }
 
 /**
@@ -497,41 +542,27 @@ void kdispose_dispose_taken(struct kdispose_ctx *ctx,
 	fb.nref = 0;
 	fb.spares_full = false;
 	hlist_for_each_entry_safe(obj, next, &taken->head, sibling) {
-		const struct kdispose_kind_ops *ops = kdispose_ops(obj->kind);
-
 		if (++n % KDISPOSE_RESCHED_BATCH == 0)
 			cond_resched();
 		hlist_del_init(&obj->sibling);
-		if (disposing) {
-			trace_kdispose_dispose(ctx, obj->handle, obj, via);
-		} else {
-			trace_kdispose_finalize(obj);
-			if (READ_ONCE(kdispose_leak_report))
-				kdispose_report_leak(obj);
-		}
-		if (ops->dispose)
-			ops->dispose(obj, disposing);
-		if (!refcount_dec_and_test(&obj->ref))
-			continue;
-		kdispose_object_release_resource(obj, false);
-		kdispose_free_add(ctx, &fb, obj);
+		if (kdispose_dispose_one(ctx, obj, disposing, via))
+			kdispose_free_add(ctx, &fb, obj);
 	}
 	kdispose_free_flush(ctx, &fb);
 	taken->tail = NULL;
 }
 
 /*
- * The owner decision of a dispose: take the object named by @handle, and
- * its descendants, out of the table onto @taken. Returns what the dispose
- * reports (1, 0 or -ENOENT), or -EAGAIN for @nonblock and an object with
- * children.
+ * The owner decision of a dispose: take @obj, what the table holds for the
+ * handle (kdispose_slot_find_locked()), and its descendants out of the
+ * table onto @taken. Returns what the dispose reports (1, 0 or -ENOENT), or
+ * -EAGAIN for @nonblock and an object with children.
  */
-static int kdispose_take_handle_locked(struct kdispose_ctx *ctx, u64 handle,
-				       bool nonblock,
-				       struct kdispose_taken *taken)
+static int kdispose_take_found_locked(struct kdispose_ctx *ctx,
+				      struct kdispose_object *obj,
+				      bool nonblock,
+				      struct kdispose_taken *taken)
 {
-	struct kdispose_object *obj = kdispose_slot_find_locked(ctx, handle);
-
 	if (IS_ERR(obj))
 		return PTR_ERR(obj) == -EIDRM ? 0 : PTR_ERR(obj);
 	if (nonblock && obj->nchildren)
@@ -561,14 +592,24 @@ int kdispose_object_dispose(struct kdispose_ctx *ctx, u64 handle,
 			    unsigned int via)
 {
 	struct kdispose_taken taken = {};
+	struct kdispose_object *obj;
 	int ret;
 
 	if (!(via & KDISPOSE_VIA_NONBLOCK))
 		mutex_lock(&ctx->lock);
 	else if (!mutex_trylock(&ctx->lock))
 		return -EAGAIN;
-	ret = kdispose_take_handle_locked(ctx, handle,
-					  via & KDISPOSE_VIA_NONBLOCK, &taken);
+	/* The common case, an object without children, needs no list. */
+	obj = kdispose_slot_find_locked(ctx, handle);
+	if (!IS_ERR(obj) && !obj->nchildren) {
+		kdispose_take_one_locked(ctx, obj, true);
+		mutex_unlock(&ctx->lock);
+		if (kdispose_dispose_one(ctx, obj, true, via))
+			kdispose_object_free(ctx, obj);
+		return 1;
+	}
+	ret = kdispose_take_found_locked(ctx, obj, via & KDISPOSE_VIA_NONBLOCK,
+					 &taken);
 	mutex_unlock(&ctx->lock);
 
 	if (ret == 0)
@@ -598,13 +639,15 @@ unsigned int kdispose_object_dispose_many(struct kdispose_ctx *ctx,
 {
 	struct kdispose_taken taken = {};
 	unsigned int i, ndisposed = 0;
+	struct kdispose_object *obj;
 	u64 handle;
 
 	mutex_lock(&ctx->lock);
 	for (i = 0; i < n; i++) {
 		handle = handles[i];
-		results[i] = kdispose_take_handle_locked(ctx, handle, false,
-							 &taken);
+		obj = kdispose_slot_find_locked(ctx, handle);
+		results[i] = kdispose_take_found_locked(ctx, obj, false,
+							&taken);
 		if (results[i] == 1)
 			ndisposed++;
 		else if (results[i] == 0)
