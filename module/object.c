@@ -431,11 +431,11 @@ static void kdispose_free_add(struct kdispose_ctx *ctx,
 /*
  * Take one object whose children are gone out of the table: off its
  * parent's list, then unpublished. The table's reference stays with the
- * caller.
+ * caller. Inline: the finalizer and the batch run it once per object.
  */
-static void kdispose_take_one_locked(struct kdispose_ctx *ctx,
-				     struct kdispose_object *obj,
-				     bool disposing)
+static __always_inline void
+kdispose_take_one_locked(struct kdispose_ctx *ctx, struct kdispose_object *obj,
+			 bool disposing)
 {
 	struct kdispose_object *parent = obj->parent;
 
@@ -495,9 +495,9 @@ unsigned int kdispose_take_tree_locked(struct kdispose_ctx *ctx,
  * table's reference. Returns true when that was the last reference: the
  * resource is released, and the caller frees the object.
  */
-static bool kdispose_dispose_one(struct kdispose_ctx *ctx,
-				 struct kdispose_object *obj, bool disposing,
-				 unsigned int via)
+static __always_inline bool
+kdispose_dispose_one(struct kdispose_ctx *ctx, struct kdispose_object *obj,
+		     bool disposing, unsigned int via)
 {
 	const struct kdispose_kind_ops *ops = kdispose_ops(obj->kind);
 
