@@ -539,6 +539,18 @@ TEST_F(table, op_unmapped_arg_efault)
 				      unmapped_page()));
 }
 
+/* What a query reports of a token just created without a parent. */
+static void expect_new_root_token(struct __test_metadata *_metadata,
+				  const struct kdispose_query *q)
+{
+	EXPECT_EQ(KDISPOSE_TYPE_TOKEN, q->type);
+	EXPECT_EQ(0, q->state);
+	EXPECT_EQ(2, q->refcount) TH_LOG("the table's and this call's");
+	EXPECT_EQ(0, q->parent);
+	EXPECT_EQ(0, q->nchildren);
+	EXPECT_EQ(0, q->depth);
+}
+
 TEST_F(table, query_reports_token)
 {
 	struct kdispose_query q;
@@ -548,12 +560,7 @@ TEST_F(table, query_reports_token)
 				&h));
 	ASSERT_EQ(0, kd_t_query(self->fd, h, &q));
 	EXPECT_EQ(h, q.handle);
-	EXPECT_EQ(KDISPOSE_TYPE_TOKEN, q.type);
-	EXPECT_EQ(0, q.state);
-	EXPECT_EQ(2, q.refcount) TH_LOG("the table's and this call's");
-	EXPECT_EQ(0, q.parent);
-	EXPECT_EQ(0, q.nchildren);
-	EXPECT_EQ(0, q.depth);
+	expect_new_root_token(_metadata, &q);
 	EXPECT_EQ(0x1122334455667788ULL, q.info[0]);
 	EXPECT_EQ(0, q.info[1]);
 	EXPECT_STREQ("tok", q.label);
@@ -698,12 +705,7 @@ TEST_F(table, reused_object_starts_clean)
 	for (i = 0; i < 6; i++) {
 		ASSERT_EQ(0, kd_t_token(self->fd, 0, 0, NULL, &h[i]));
 		ASSERT_EQ(0, kd_t_query(self->fd, h[i], &q));
-		EXPECT_EQ(KDISPOSE_TYPE_TOKEN, q.type);
-		EXPECT_EQ(0, q.state);
-		EXPECT_EQ(2, q.refcount) TH_LOG("the table's and this call's");
-		EXPECT_EQ(0, q.parent);
-		EXPECT_EQ(0, q.nchildren);
-		EXPECT_EQ(0, q.depth);
+		expect_new_root_token(_metadata, &q);
 		EXPECT_EQ(0, q.info[0]);
 		for (j = 0; j < KDISPOSE_LABEL_LEN; j++)
 			EXPECT_EQ('\0', q.label[j]) TH_LOG("label[%d]", j);
