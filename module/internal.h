@@ -11,6 +11,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/nospec.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
@@ -462,8 +463,58 @@ int kdispose_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 
 /* stats.c */
 extern const struct attribute_group *kdispose_attr_groups[];
-void kdispose_stats_created(unsigned int kind);
-void kdispose_stats_taken(unsigned int kind, bool disposing);
-void kdispose_stats_released(unsigned int kind);
+
+/*
+ * One CPU's counts, per kind; only that CPU writes them (this_cpu_inc()),
+ * any reader sums them (stats.c says why a read is consistent). 64-bit
+ * counters: the module is built for 64-bit kernels, where a remote
+ * READ_ONCE() of one cannot tear. The increments are inline: each object's
+ * life makes three, on its hot paths.
+ */
+struct kdispose_cpu_counters {
+	u64 created[KDISPOSE_NR_KINDS];
+	u64 disposed[KDISPOSE_NR_KINDS];
+	u64 finalized[KDISPOSE_NR_KINDS];
+	u64 released[KDISPOSE_NR_KINDS];
+};
+
+DECLARE_PER_CPU(struct kdispose_cpu_counters, kdispose_cpu_counters);
+
+/**
+ * kdispose_stats_created - count a published object
+ * @kind: its kind
+ *
+ * Context: any context.
+ */
+static inline void kdispose_stats_created(unsigned int kind)
+{
+	this_cpu_inc(kdispose_cpu_counters.created[kind]);
+}
+
+/**
+ * kdispose_stats_taken - count an object taken out of its table
+ * @kind: its kind
+ * @disposing: true for an explicit dispose, false for the finalizer path
+ *
+ * Context: any context.
+ */
+static inline void kdispose_stats_taken(unsigned int kind, bool disposing)
+{
+	if (disposing)
+		this_cpu_inc(kdispose_cpu_counters.disposed[kind]);
+	else
+		this_cpu_inc(kdispose_cpu_counters.finalized[kind]);
+}
+
+/**
+ * kdispose_stats_released - count an object whose last reference is gone
+ * @kind: its kind
+ *
+ * Context: any context.
+ */
+static inline void kdispose_stats_released(unsigned int kind)
+{
+	this_cpu_inc(kdispose_cpu_counters.released[kind]);
+}
 
 #endif /* _KDISPOSE_INTERNAL_H */

@@ -47,56 +47,7 @@ struct kdispose_counters {
 	u64 released;
 };
 
-/*
- * One CPU's counts, per kind; only that CPU writes them (this_cpu_inc()),
- * any reader sums them. 64-bit counters: the module is built for 64-bit
- * kernels, where a remote READ_ONCE() of one cannot tear.
- */
-struct kdispose_cpu_counters {
-	u64 created[KDISPOSE_NR_KINDS];
-	u64 disposed[KDISPOSE_NR_KINDS];
-	u64 finalized[KDISPOSE_NR_KINDS];
-	u64 released[KDISPOSE_NR_KINDS];
-};
-
-static DEFINE_PER_CPU(struct kdispose_cpu_counters, kdispose_cpu_counters);
-
-/**
- * kdispose_stats_created - count a published object
- * @kind: its kind
- *
- * Context: any context.
- */
-void kdispose_stats_created(unsigned int kind)
-{
-	this_cpu_inc(kdispose_cpu_counters.created[kind]);
-}
-
-/**
- * kdispose_stats_taken - count an object taken out of its table
- * @kind: its kind
- * @disposing: true for an explicit dispose, false for the finalizer path
- *
- * Context: any context.
- */
-void kdispose_stats_taken(unsigned int kind, bool disposing)
-{
-	if (disposing)
-		this_cpu_inc(kdispose_cpu_counters.disposed[kind]);
-	else
-		this_cpu_inc(kdispose_cpu_counters.finalized[kind]);
-}
-
-/**
- * kdispose_stats_released - count an object whose last reference is gone
- * @kind: its kind
- *
- * Context: any context.
- */
-void kdispose_stats_released(unsigned int kind)
-{
-	this_cpu_inc(kdispose_cpu_counters.released[kind]);
-}
+DEFINE_PER_CPU(struct kdispose_cpu_counters, kdispose_cpu_counters);
 
 /* Adds up, over the CPUs, the array at offset @field of their counters. */
 static void kdispose_stats_sum(u64 *sum, size_t field)
