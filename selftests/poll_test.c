@@ -21,7 +21,6 @@
 
 #include "kdispose_test.h"
 
-
 KD_T_DEV_FIXTURE(poll, KD_T_ALL);
 
 /* poll() the fd once without sleeping. Return: its revents, or -errno. */
