@@ -4,9 +4,11 @@
  * (exactly one wins, the object is released once); a thread guesses and
  * disposes the handles another thread is creating (nothing leaks, nothing
  * is disposed twice); the counter invariant holds in every snapshot while
- * writers churn; and a dispose while someone else holds a reference (a
- * mapping, a waiter, an ioctl blocked in a page fault) removes the handle
- * at once but releases the resource only when that user lets go.
+ * writers churn; threads creating and disposing on one file never share
+ * an object's memory (the file's spares); and a dispose while someone
+ * else holds a reference (a mapping, a waiter, an ioctl blocked in a page
+ * fault) removes the handle at once but releases the resource only when
+ * that user lets go.
  *
  * The loops run for a time budget with an iteration cap, so the file fits
  * in about a minute under QEMU TCG; each prints how many iterations it ran.
@@ -33,6 +35,11 @@
 /* Writer threads against one counters reader. */
 #define WRITERS		2
 #define INVARIANT_BUDGET_MS	8000
+
+/* Threads creating and disposing on one file, and the tokens each keeps. */
+#define SPARE_RACERS	4
+#define SPARE_LIVE	2
+#define SPARE_BUDGET_MS	8000
 
 /* Longest wait for another thread to reach the kernel. */
 #define SETTLE_MS	10000
@@ -404,6 +411,85 @@ TEST_F_TIMEOUT(race, counters_consistent_under_load, 60)
 	KD_T_EXPECT_DELTA(&before, &after, KD_T_ALL, .created = created,
 			  .disposed = disposed, .finalized = finalized,
 			  .released = created);
+}
+
+/*
+ * Threads creating and disposing on one file: each dispose leaves the
+ * object's memory in the file's spares, which the next create of any
+ * thread takes. Two creates given the same memory would publish one
+ * object under two handles: one thread would read the other's value.
+ */
+struct spare_race {
+	int fd;
+	atomic_bool stop;
+	atomic_long ops;
+	char why[128];
+};
+
+struct spare_racer {
+	struct spare_race *race;
+	__u64 id;
+};
+
+static void *spare_racer_fn(void *arg)
+{
+	struct spare_racer *r = arg;
+	struct spare_race *race = r->race;
+	__u64 live[SPARE_LIVE] = { 0 }, value[SPARE_LIVE], got = 0;
+	unsigned long i;
+	int j, ret;
+
+	for (i = 0; !atomic_load(&race->stop); i++) {
+		j = i % SPARE_LIVE;
+		if (live[j]) {
+			ret = kd_t_token_get(race->fd, live[j], &got);
+			if (ret || got != value[j]) {
+				snprintf(race->why, sizeof(race->why),
+					 "thread %llu: token_get %d, value %#llx, wanted %#llx",
+					 r->id, ret, got, value[j]);
+				break;
+			}
+			ret = kd_t_dispose(race->fd, live[j]);
+			if (ret != 1) {
+				snprintf(race->why, sizeof(race->why),
+					 "thread %llu: dispose %d", r->id, ret);
+				break;
+			}
+		}
+		value[j] = r->id << 32 | (i & 0xffffffff);
+		ret = kd_t_token(race->fd, 0, value[j], NULL, &live[j]);
+		if (ret) {
+			snprintf(race->why, sizeof(race->why),
+				 "thread %llu: create %d", r->id, ret);
+			break;
+		}
+		atomic_fetch_add(&race->ops, 1);
+	}
+	atomic_store(&race->stop, true);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(race, creates_on_one_file_get_distinct_objects, 60)
+{
+	static struct spare_race race;
+	struct spare_racer racers[SPARE_RACERS];
+	pthread_t tids[SPARE_RACERS];
+	int i;
+
+	race.fd = self->fd;
+	for (i = 0; i < SPARE_RACERS; i++) {
+		racers[i] = (struct spare_racer){ .race = &race, .id = i + 1 };
+		ASSERT_EQ(0, pthread_create(&tids[i], NULL, spare_racer_fn,
+					    &racers[i]));
+	}
+	sleep_until(deadline_after(SPARE_BUDGET_MS));
+	atomic_store(&race.stop, true);
+	for (i = 0; i < SPARE_RACERS; i++)
+		EXPECT_EQ(0, pthread_join(tids[i], NULL));
+	TH_LOG("%ld creates by %d threads on one file",
+	       atomic_load(&race.ops), SPARE_RACERS);
+	EXPECT_STREQ("", race.why);
+	EXPECT_LT(0, atomic_load(&race.ops));
 }
 
 /* A mapping holds a reference: dispose unpublishes, munmap releases. */
